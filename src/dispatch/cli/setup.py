@@ -1,0 +1,53 @@
+"""`dispatch init` and `dispatch db …`."""
+
+from __future__ import annotations
+
+import typer
+
+from dispatch.cli.context import app_context, console
+from dispatch.lists import sync_lists
+from dispatch.setup import initialise, upgrade_database
+from dispatch.store import migrate
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.add_typer(db_app, name="db")
+
+
+def init(ctx: typer.Context) -> None:
+    """Create config (if missing), secret key, folders and database; sync lists."""
+    context = app_context(ctx)
+    settings, report = initialise(context.path)
+    if report.config_created:
+        console.print(f"created {settings.path}")
+    if report.secret_created:
+        console.print(f"created secret key {settings.security.secret_key_file}")
+    console.print(f"database {_safe_url(settings.database.url)} at revision {report.revision}")
+    console.print(f"lists: {', '.join(report.lists) or 'none configured'}")
+
+
+@db_app.command("upgrade")
+def upgrade(ctx: typer.Context) -> None:
+    """Apply every pending migration, then sync lists from the config."""
+    context = app_context(ctx)
+    database = context.database()
+    revision = upgrade_database(database)
+    with database.session() as session:
+        sync_lists(session, context.settings())
+    console.print(f"database at revision {revision}")
+
+
+@db_app.command("current")
+def current(ctx: typer.Context) -> None:
+    """Show the database's migration revision and the newest one available."""
+    database = app_context(ctx).database()
+    console.print(f"current: {migrate.current(database.engine)}  head: {migrate.head()}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

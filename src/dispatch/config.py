@@ -1,0 +1,346 @@
+"""`config.toml` → frozen, validated settings.
+
+Loading validates everything once. Any wrong key, type or value raises `ConfigError`
+naming the file, the key and what was expected, for example::
+
+    config.toml: lists[1].schedule: "every day" is not a cron expression
+
+Relative paths in the file resolve against the file's folder. Secrets never live in
+the file: they come from the environment (`DISPATCH_SECRET_KEY`, `SENDGRID_API_KEY`,
+`DISPATCH_SMTP_PASSWORD`) or from a file named by a `*_file` key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from dispatch.errors import ConfigError
+
+CONFIG_ENV = "DISPATCH_CONFIG"
+DEFAULT_CONFIG = Path("config.toml")
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f'"{value}" is not a time zone (expected e.g. "Europe/London")') from exc
+    return value
+
+
+def _cron(value: str) -> str:
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f'"{value}" is not a cron expression ({exc})') from exc
+    return value
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f'"{value}" is not an email address ({exc})') from exc
+
+
+def _slug(value: str) -> str:
+    if not SLUG_RE.match(value):
+        raise ValueError(f'"{value}" is not a slug (lower-case letters, digits and hyphens)')
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f'"{value}" is not an absolute http(s) URL')
+    return value.rstrip("/")
+
+
+TimeZone = Annotated[str, AfterValidator(_timezone)]
+Cron = Annotated[str, AfterValidator(_cron)]
+Email = Annotated[str, AfterValidator(_email)]
+Slug = Annotated[str, AfterValidator(_slug)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base", Path.cwd())
+    return value if value.is_absolute() else (base / value).resolve()
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteSettings(Section):
+    title: str = "Dispatch"
+    base_url: HttpUrl = "http://127.0.0.1:8000"
+    language: str = "en"
+    timezone: TimeZone = "UTC"
+    postal_address: str = Field(min_length=1)
+    # The "authority" part of tag: URIs (RFC 4151) used as permanent feed/entry ids.
+    # Set once and never change it: ids must survive the site moving host.
+    tag_authority: str = Field(pattern=r"^[A-Za-z0-9.-]+,\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+class SecuritySettings(Section):
+    secret_key_file: Path | None = None
+
+    _resolve_paths = field_validator("secret_key_file")(_resolve)
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite:///var/dispatch.db"
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str, info: ValidationInfo) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.split("+")[0] not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f'"{value}" is not a database URL (expected sqlite:///PATH or '
+                "postgresql+psycopg://USER@HOST/DB)"
+            )
+        if scheme.startswith("sqlite"):
+            database = rest.removeprefix("/")
+            if database and database != ":memory:":
+                return f"{scheme}:///{_resolve(Path(database), info)}"
+        return value
+
+
+class OutboxSettings(Section):
+    dir: Path = Path("var/outbox")
+
+    _resolve_paths = field_validator("dir")(_resolve)
+
+
+class SmtpSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_file: Path | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    pool_size: int = Field(default=2, ge=1, le=64)
+
+    _resolve_paths = field_validator("password_file")(_resolve)
+
+
+class SendgridSettings(Section):
+    host: HttpUrl = "https://api.sendgrid.com"
+    api_key_file: Path | None = None
+    webhook_public_key: str | None = None
+
+    _resolve_paths = field_validator("api_key_file")(_resolve)
+
+
+class DeliverySettings(Section):
+    backend: Literal["outbox", "smtp", "sendgrid"] = "outbox"
+    outbox: OutboxSettings = OutboxSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    sendgrid: SendgridSettings = SendgridSettings()
+
+
+class WebSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class FeedsSettings(Section):
+    items: int = Field(default=20, ge=1, le=1000)
+    full_text: bool = True
+    public_dir: Path = Path("var/public")
+    hubs: tuple[HttpUrl, ...] = ()
+
+    _resolve_paths = field_validator("public_dir")(_resolve)
+
+
+DEFAULT_CHROME = (
+    "Leave a comment",
+    "Trending",
+    "Share this",
+    "Share this article",
+    "Advertisement",
+    "Related articles",
+    "Read more",
+    "Sign up for our newsletter",
+)
+
+
+class IngestSettings(Section):
+    max_file_bytes: int = Field(default=2_000_000, ge=1)
+    # Trailing lines of pasted plain text that are page chrome, not article (case-insensitive).
+    chrome_lines: tuple[str, ...] = DEFAULT_CHROME
+
+
+class ListSettings(Section):
+    slug: Slug
+    name: str = Field(min_length=1)
+    description: str = ""
+    sections: tuple[str, ...] = ()
+    schedule: Cron = "0 7 * * *"
+    timezone: TimeZone | None = None
+    from_name: str = Field(min_length=1)
+    from_email: Email
+    reply_to: Email | None = None
+    double_opt_in: bool = True
+
+
+class Settings(Section):
+    """Everything Dispatch reads from config.toml, validated and frozen."""
+
+    path: Path
+    site: SiteSettings
+    security: SecuritySettings = SecuritySettings()
+    database: DatabaseSettings = DatabaseSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    web: WebSettings = WebSettings()
+    feeds: FeedsSettings = FeedsSettings()
+    ingest: IngestSettings = IngestSettings()
+    lists: tuple[ListSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_list_slugs(self) -> Settings:
+        seen: set[str] = set()
+        for item in self.lists:
+            if item.slug in seen:
+                raise ValueError(f'lists: slug "{item.slug}" is used twice')
+            seen.add(item.slug)
+        return self
+
+    @property
+    def root(self) -> Path:
+        """The folder the configuration file lives in; relative paths start here."""
+        return self.path.parent
+
+    def list(self, slug: str) -> ListSettings:
+        for item in self.lists:
+            if item.slug == slug:
+                return item
+        known = ", ".join(x.slug for x in self.lists) or "none configured"
+        raise ConfigError(f'{self.path.name}: no list "{slug}" (known: {known})')
+
+    def list_timezone(self, item: ListSettings) -> str:
+        return item.timezone or self.site.timezone
+
+    @property
+    def secret_key(self) -> SecretStr:
+        return _secret(
+            "DISPATCH_SECRET_KEY",
+            self.security.secret_key_file,
+            "security.secret_key_file",
+            self.path,
+        )
+
+    @property
+    def sendgrid_api_key(self) -> SecretStr:
+        return _secret(
+            "SENDGRID_API_KEY",
+            self.delivery.sendgrid.api_key_file,
+            "delivery.sendgrid.api_key_file",
+            self.path,
+        )
+
+    @property
+    def smtp_password(self) -> SecretStr | None:
+        if not self.delivery.smtp.username:
+            return None
+        return _secret(
+            "DISPATCH_SMTP_PASSWORD",
+            self.delivery.smtp.password_file,
+            "delivery.smtp.password_file",
+            self.path,
+        )
+
+
+def _secret(env: str, file: Path | None, key: str, source: Path) -> SecretStr:
+    value = os.environ.get(env)
+    if value:
+        return SecretStr(value)
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{source.name}: {key}: cannot read {file}: {exc.strerror}") from exc
+        if text:
+            return SecretStr(text)
+        raise ConfigError(f"{source.name}: {key}: {file} is empty")
+    raise ConfigError(f"secret missing: set {env} in the environment or {key} in {source.name}")
+
+
+def config_path(explicit: Path | None = None) -> Path:
+    """The configuration file to use: --config, then $DISPATCH_CONFIG, then ./config.toml."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load(path: Path | None = None) -> Settings:
+    """Read, validate and freeze the configuration; raise ConfigError naming file and key."""
+    path = config_path(path).resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such file (run `dispatch init` to create one)") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from exc
+    return parse(raw, path)
+
+
+def parse(raw: dict[str, Any], path: Path) -> Settings:
+    if "path" in raw:
+        raise ConfigError(f'{path.name}: path: unknown key "path"')
+    try:
+        return Settings.model_validate({**raw, "path": path}, context={"base": path.parent})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    lines = [f"{path.name}: {_key(err['loc'])}: {_message(err)}" for err in exc.errors()]
+    return "\n".join(lines)
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling against the commented config.toml)"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    given = err.get("input")
+    if kind != "value_error" and not isinstance(given, dict | list):
+        message += f" (got {given!r})"
+    return message

@@ -1,0 +1,19 @@
+"""Alembic environment: uses the engine handed over by dispatch.store.migrate."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from dispatch.store.models import Base
+
+config = context.config
+engine = config.attributes["engine"]
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    context.run_migrations()

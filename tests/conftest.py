@@ -1,0 +1,91 @@
+"""Shared fixtures: every store-backed test runs on SQLite and, when
+DISPATCH_TEST_DATABASE_URL is set, on PostgreSQL too (in a schema of its own)."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner, Result
+
+from dispatch import config
+from dispatch.cli import app
+from dispatch.config import Settings
+from dispatch.lists import sync_lists
+from dispatch.setup import default_config_text
+from dispatch.store import migrate
+from dispatch.store.database import Database
+
+PG_ENV = "DISPATCH_TEST_DATABASE_URL"
+BACKENDS = ["sqlite", *(["postgresql"] if os.environ.get(PG_ENV) else [])]
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL (no tables yet)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'var' / 'dispatch.db'}"
+        return
+    base = make_url(os.environ[PG_ENV])
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)  # fails the test, never skips it, when PostgreSQL is down
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def write_config(folder: Path, database_url: str, replace: dict[str, str] | None = None) -> Path:
+    """The default config.toml with the test database; `replace` swaps whole lines by regex."""
+    body = default_config_text()
+    body = re.sub(r'(?m)^url = "sqlite:///var/dispatch.db".*$', f'url = "{database_url}"', body)
+    for pattern, line in (replace or {}).items():
+        body, count = re.subn(f"(?m){pattern}", line, body)
+        assert count, f"config pattern {pattern!r} matched nothing"
+    path = folder / "config.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, database_url: str) -> Path:
+    return write_config(tmp_path, database_url)
+
+
+@pytest.fixture
+def settings(config_path: Path) -> Settings:
+    return config.load(config_path)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """A migrated database with the configured lists synced."""
+    database = Database(settings.database)
+    migrate.upgrade(database.engine)
+    with database.session() as session:
+        sync_lists(session, settings)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def cli(config_path: Path) -> Callable[..., Result]:
+    """Run `dispatch --config <test config> ARGS...` in-process."""
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(app, ["--config", str(config_path), *args], input=input)
+
+    return run
