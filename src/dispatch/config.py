@@ -189,6 +189,23 @@ DEFAULT_CHROME = (
 )
 
 
+class BrandingSettings(Section):
+    """Look of emails and pages; change these instead of editing templates."""
+
+    accent_color: str = Field(default="#b3261e", pattern=r"^#[0-9a-fA-F]{6}$")
+    text_color: str = Field(default="#1f1f1f", pattern=r"^#[0-9a-fA-F]{6}$")
+    background_color: str = Field(default="#f4f1ea", pattern=r"^#[0-9a-fA-F]{6}$")
+    logo_url: HttpUrl | None = None
+    footer_text: str = ""
+
+
+class TemplatesSettings(Section):
+    # A folder whose files override the built-in templates of the same name.
+    dir: Path | None = None
+
+    _resolve_paths = field_validator("dir")(_resolve)
+
+
 class IngestSettings(Section):
     max_file_bytes: int = Field(default=2_000_000, ge=1)
     # Trailing lines of pasted plain text that are page chrome, not article (case-insensitive).
@@ -218,6 +235,8 @@ class Settings(Section):
     delivery: DeliverySettings = DeliverySettings()
     web: WebSettings = WebSettings()
     feeds: FeedsSettings = FeedsSettings()
+    branding: BrandingSettings = BrandingSettings()
+    templates: TemplatesSettings = TemplatesSettings()
     ingest: IngestSettings = IngestSettings()
     lists: tuple[ListSettings, ...] = ()
 

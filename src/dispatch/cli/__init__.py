@@ -9,7 +9,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from dispatch.cli import articles, lists, setup, subscribers
+from dispatch.cli import articles, feeds, lists, preview, setup, subscribers
 from dispatch.cli.context import AppContext, errors
 from dispatch.errors import DispatchError
 
@@ -54,6 +54,8 @@ setup.register(app)
 app.add_typer(lists.app, name="lists")
 app.add_typer(articles.app, name="articles")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(preview.app, name="preview")
+app.add_typer(feeds.app, name="feeds")
 
 
 def main() -> None:
