@@ -89,3 +89,41 @@ def cli(config_path: Path) -> Callable[..., Result]:
         return runner.invoke(app, ["--config", str(config_path), *args], input=input)
 
     return run
+
+
+CHROMIUM = os.environ.get("DISPATCH_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent.parent / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium, headless, driven by Playwright (no browser download).
+
+    Fails (never skips) when chromium is missing: `.ci/run` installs it."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest) -> Path:
+    """Folder for this test's screenshots, kept as CI artefacts under artifacts/screenshots."""
+    folder = ARTIFACTS / "screenshots" / re.sub(r"[^\w.-]+", "_", request.node.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 from typer.testing import Result
 
+from dispatch.store import migrate
 from dispatch.store.database import Database
 from dispatch.store.models import MailingList
 
@@ -26,7 +27,7 @@ def test_init_creates_everything_and_is_idempotent(
     assert second.exit_code == 0, second.output
     assert "created" not in second.output
     assert secret.read_text() == before
-    assert "revision 0001" in second.output
+    assert f"revision {migrate.head()}" in second.output
 
 
 def test_init_writes_config_when_missing(tmp_path: Path, monkeypatch) -> None:

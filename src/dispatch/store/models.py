@@ -167,3 +167,110 @@ class Suppression(Base):
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
     reason: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignKind(enum.StrEnum):
+    DIGEST = "digest"
+    ONE_OFF = "one_off"
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    SENT = "sent"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # not handed to the provider yet (or due for a retry)
+    SENDING = "sending"  # handed over; if a crash leaves it here, it is "in doubt"
+    SENT = "sent"  # the provider accepted it
+    FAILED = "failed"  # permanent failure, or retries exhausted
+    BOUNCED = "bounced"  # the provider reported a bounce later
+
+
+class Campaign(Base):
+    """One send to one list; its deliveries are the ledger of who got it."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Public, unguessable-enough key for archive URLs; digests also carry `period_key`.
+    key: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: uuid.uuid4().hex)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[CampaignKind] = mapped_column(_enum(CampaignKind))
+    status: Mapped[CampaignStatus] = mapped_column(
+        _enum(CampaignStatus), default=CampaignStatus.DRAFT, index=True
+    )
+    subject: Mapped[str] = mapped_column(Text)
+    preheader: Mapped[str] = mapped_column(Text, default="")
+    article_ids: Mapped[list[int]] = mapped_column(JsonType, default=list)
+    body_markdown: Mapped[str | None] = mapped_column(Text)  # free one-off written by an editor
+    # The rendered message frozen when sending starts, so a resume sends the same bytes.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    test_to: Mapped[str | None] = mapped_column(String(320))
+    # Idempotency for scheduled digests: list + scheduled period; at most one campaign each.
+    period_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    recipients_total: Mapped[int] = mapped_column(Integer, default=0)
+    in_doubt: Mapped[int] = mapped_column(Integer, default=0)  # possible duplicates after crashes
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    mailing_list: Mapped[MailingList] = relationship()
+
+
+class Delivery(Base):
+    """The ledger: one row per campaign and recipient, written after the provider answered."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "subscriber_id", name="uq_deliveries_campaign_subscriber"),
+        Index("ix_deliveries_campaign_status", "campaign_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    # NULL only for a test send to an address that is not a subscriber.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE")
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    """A provider event (webhook), stored once per provider event id."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_event_id", name="uq_events_provider_event"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(30))
+    provider_event_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(40), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

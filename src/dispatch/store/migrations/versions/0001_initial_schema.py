@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 14:24:43.837130
+Create Date: 2026-11-26
 """
 
 from __future__ import annotations
