@@ -9,8 +9,15 @@ The tree::
     │                                  something the user named does not exist
     ├── IngestError(DispatchError, ValueError)
     │                                  an input file cannot become an article (path, line)
-    └── CsvRowError(DispatchError, ValueError)
-                                       a CSV row cannot become a subscriber (line)
+    ├── CsvRowError(DispatchError, ValueError)
+    │                                  a CSV row or header cannot become a subscriber (path, line)
+    ├── InvalidAddress(DispatchError, ValueError)
+    │                                  an email address is malformed (email-validator's reason)
+    ├── RenderError                    a template cannot be rendered or compiled (names it)
+    ├── PublishError                   a static file cannot be written or removed (path)
+    └── TokenError(DispatchError, ValueError)
+        │                              a signed link token is forged, tampered or malformed
+        └── TokenExpired               a signed link token is genuine but too old
 
 Errors that concern one input item carry its location so that the CLI can print
 `path:line: reason` and carry on with the rest of the work.
@@ -50,7 +57,29 @@ class IngestError(DispatchError, ValueError):
 class CsvRowError(DispatchError, ValueError):
     """A CSV row cannot become a subscriber."""
 
-    def __init__(self, line: int, reason: str) -> None:
+    def __init__(self, line: int, reason: str, path: Path | str | None = None) -> None:
         self.line = line
         self.reason = reason
-        super().__init__(f"line {line}: {reason}")
+        self.path = Path(path) if path is not None else None
+        where = f"{self.path}:{line}" if self.path is not None else f"line {line}"
+        super().__init__(f"{where}: {reason}")
+
+
+class InvalidAddress(DispatchError, ValueError):
+    """An email address is malformed; `str()` gives the address and the reason."""
+
+
+class RenderError(DispatchError):
+    """A template cannot be rendered, or its MJML cannot be compiled; names the template."""
+
+
+class TokenError(DispatchError, ValueError):
+    """A signed link token is forged, tampered with, malformed or for another purpose."""
+
+
+class TokenExpired(TokenError):
+    """A signed link token is genuine but older than its purpose allows."""
+
+
+class PublishError(DispatchError):
+    """A static file (a feed) cannot be written or removed; names the path."""

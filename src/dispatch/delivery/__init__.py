@@ -1,0 +1,1 @@
+"""Delivery: building messages and handing them to a backend (outbox, SMTP, SendGrid)."""

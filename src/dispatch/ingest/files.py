@@ -1,0 +1,118 @@
+"""Finding article files and reading them safely: size, emptiness, binary, UTF-8."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from dispatch.errors import IngestError
+
+
+class Kind(StrEnum):
+    MARKDOWN = "markdown"
+    PLAINTEXT = "plaintext"
+    HTML = "html"
+
+
+SUFFIXES = {
+    ".md": Kind.MARKDOWN,
+    ".markdown": Kind.MARKDOWN,
+    ".txt": Kind.PLAINTEXT,
+    ".html": Kind.HTML,
+    ".htm": Kind.HTML,
+}
+
+
+def kind_of(path: Path) -> Kind:
+    """The format of a file, from its suffix; IngestError for anything else."""
+    try:
+        return SUFFIXES[path.suffix.lower()]
+    except KeyError:
+        known = ", ".join(SUFFIXES)
+        raise IngestError(path, f"unsupported file type (expected one of {known})") from None
+
+
+@dataclass
+class Discovery:
+    files: list[Path] = field(default_factory=list)
+    errors: list[IngestError] = field(default_factory=list)
+
+
+def discover(paths: Iterable[Path | str]) -> Discovery:
+    """Files named directly, plus supported files found recursively in folders.
+
+    Hidden files and folders (".git", ".DS_Store") are skipped inside folders; a file
+    named directly must exist and have a supported suffix. Each file appears once.
+    """
+    found = Discovery()
+    seen: set[Path] = set()
+    for path in paths:
+        for item in _expand(Path(path), found.errors):
+            resolved = item.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                found.files.append(item)
+    return found
+
+
+def _expand(path: Path, errors: list[IngestError]) -> list[Path]:
+    if path.is_dir():
+        return sorted(
+            item
+            for item in path.rglob("*")
+            if item.is_file()
+            and item.suffix.lower() in SUFFIXES
+            and not any(part.startswith(".") for part in item.relative_to(path).parts)
+        )
+    if not path.exists():
+        errors.append(IngestError(path, "no such file or folder"))
+        return []
+    try:
+        kind_of(path)
+    except IngestError as exc:
+        errors.append(exc)
+        return []
+    return [path]
+
+
+def read_text(path: Path, max_bytes: int) -> str:
+    """The file's text with line endings normalised to LF, or IngestError saying why not."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IngestError(path, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise IngestError(path, f"cannot read: {exc.strerror or exc}") from exc
+    return decode(path, data, max_bytes)
+
+
+def decode(path: Path, data: bytes, max_bytes: int) -> str:
+    """Check raw bytes the way `read_text` does (also for uploads that are not files)."""
+    if len(data) > max_bytes:
+        raise IngestError(path, f"file is over the {max_bytes:,}-byte limit")
+    data = data.removeprefix(codecs.BOM_UTF8)
+    if not data.strip():
+        raise IngestError(path, "file is empty")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise IngestError(path, "binary file (contains NUL bytes)", _line_at(data, nul))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1].hex()
+        reason = f"not UTF-8: byte 0x{bad} at column {_column_at(data, exc.start)}"
+        raise IngestError(path, reason, _line_at(data, exc.start)) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _line_at(data: bytes, index: int) -> int:
+    return data.count(b"\n", 0, index) + 1
+
+
+def _column_at(data: bytes, index: int) -> int:
+    return index - (data.rfind(b"\n", 0, index) + 1) + 1

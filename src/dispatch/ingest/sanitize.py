@@ -1,0 +1,60 @@
+"""The one gate every article body passes: nh3 (ammonia) with absolute URLs.
+
+Allowed: ammonia's default formatting tags and attributes. Removed with their
+content: script, style, iframe, svg and other embedding or form elements. Links
+may only be http(s) or mailto; relative href/src/cite values are made absolute
+against the article's URL (feeds and emails must never carry relative links).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+DROP_WITH_CONTENT = frozenset(
+    {
+        "script",
+        "style",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "svg",
+        "math",
+        "noscript",
+        "template",
+        "form",
+        "textarea",
+        "select",
+        "button",
+        "title",
+    }
+)
+# Layout containers that trafilatura or pasted pages may bring along; their text stays.
+REMOVED_TAGS = frozenset({"nav", "header", "footer", "aside", "center"})
+TAGS = frozenset(nh3.ALLOWED_TAGS) - DROP_WITH_CONTENT - REMOVED_TAGS
+
+
+def sanitize_html(html: str, base_url: str) -> str:
+    """Safe HTML for feeds, emails and pages; links absolute against `base_url`."""
+
+    def absolutise(tag: str, attribute: str, value: str) -> str | None:
+        if attribute not in URL_ATTRIBUTES:
+            return value
+        absolute = urljoin(base_url, value.strip())
+        return absolute if urlsplit(absolute).scheme in URL_SCHEMES else None
+
+    cleaned = nh3.clean(
+        html,
+        tags=set(TAGS),
+        clean_content_tags=set(DROP_WITH_CONTENT),
+        url_schemes=set(URL_SCHEMES),
+        attribute_filter=absolutise,
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+    )
+    return cleaned.strip()

@@ -1,0 +1,140 @@
+"""The one writer of static files: feeds go to disk here and nowhere else.
+
+A file is written only when its bytes differ from what is on disk, through a
+temporary file in the same folder, `fsync`, then `os.replace` (readers see the old
+file or the new one, never half of one) and an `fsync` of the folder. Unchanged files
+are not touched, so their modification times and the web server's caches stay valid.
+
+`publish_feeds()` writes a build from `render.feeds.build_feeds()`, removes the files
+of feeds that no longer exist (a section whose articles were all unpublished, a list
+removed from config.toml) and pings the WebSub hubs about every feed file that changed.
+Removal only ever touches `lists/*/` and `sections/*/` feed files (rss.xml, atom.xml,
+feed.json) under `feeds.public_dir`, and the folders it leaves empty there.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import httpx
+
+from dispatch.config import Settings
+from dispatch.errors import PublishError
+from dispatch.render.feed_ids import FEED_FILENAMES, GROUP_FOLDERS
+from dispatch.render.feeds import FeedFile
+from dispatch.websub import PingResult, ping_hubs
+
+FILE_MODE = 0o644  # world-readable: a web server or CDN sync serves these files
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    file: FeedFile
+    changed: bool
+
+
+@dataclass
+class PublishReport:
+    files: list[PublishedFile] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # paths relative to public_dir
+    pings: list[PingResult] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[FeedFile]:
+        return [item.file for item in self.files if item.changed]
+
+
+def publish_feeds(
+    settings: Settings,
+    files: list[FeedFile],
+    *,
+    ping: bool = True,
+    client: httpx.Client | None = None,
+) -> PublishReport:
+    """Write changed feed files, delete orphaned ones, ping hubs about the changes."""
+    root = settings.feeds.public_dir
+    report = PublishReport()
+    for file in files:
+        report.files.append(PublishedFile(file, write_file(_inside(root, file.path), file.content)))
+    report.deleted = remove_orphans(root, {file.path for file in files})
+    if ping and settings.feeds.hubs:
+        urls = [file.url for file in report.changed]
+        report.pings = ping_hubs(settings.feeds.hubs, urls, client=client)
+    return report
+
+
+def write_file(path: Path, content: bytes) -> bool:
+    """Atomically make `path` hold `content`; False (nothing written) when it already does."""
+    with suppress(OSError):  # missing or unreadable: (re)write it, which reports errors
+        if path.read_bytes() == content:
+            return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _replace(path, content)
+        _sync_folder(path.parent)
+    except OSError as exc:
+        raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    return True
+
+
+def _replace(path: Path, content: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def remove_orphans(root: Path, keep: set[str]) -> list[str]:
+    """Delete list/section feed files not in `keep`; return their relative paths."""
+    removed = []
+    for group in GROUP_FOLDERS:
+        for path in sorted((root / group).glob("*/*")):
+            relative = path.relative_to(root).as_posix()
+            if path.name in FEED_FILENAMES and path.is_file() and relative not in keep:
+                _remove(path)
+                removed.append(relative)
+        for folder in sorted(p for p in (root / group).glob("*") if p.is_dir()):
+            with suppress(OSError):
+                folder.rmdir()  # only succeeds when empty
+    return removed
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+        _sync_folder(path.parent)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise PublishError(f"{path}: cannot remove: {exc.strerror or exc}") from exc
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """`root / relative`, refusing absolute paths and `..` (files stay under public_dir)."""
+    parts = PurePosixPath(relative)
+    if parts.is_absolute() or ".." in parts.parts or not parts.parts:
+        raise PublishError(f"{relative!r}: not a relative path under {root}")
+    return root.joinpath(*parts.parts)
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder so a rename or unlink in it survives a crash (POSIX only)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,61 @@
+"""Articles as email templates see them: absolute links, a teaser, nothing to look up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import lxml.html
+from markupsafe import Markup
+
+from dispatch.render.environment import trim_words
+from dispatch.store.models import Article
+from dispatch.urls import Urls
+
+TEASER_WORDS = 60
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    slug: str
+    title: str
+    url: str
+    teaser: str  # the summary, or the start of the body, at most TEASER_WORDS words
+    body_html: Markup  # sanitised at ingest; links made absolute here
+    body_text: str
+    author: str | None
+    section: str | None
+    image: str | None
+    image_caption: str | None
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, article: Article, urls: Urls) -> ArticleView:
+        url = urls.article(article.slug)
+        return cls(
+            slug=article.slug,
+            title=article.title,
+            url=url,
+            teaser=teaser(article.summary, article.body_text),
+            body_html=Markup(absolute_links(article.body_html or "", url)),
+            body_text=article.body_text or "",
+            author=article.author,
+            section=article.section,
+            image=urls.absolute(article.image, url) if article.image else None,
+            image_caption=article.image_caption,
+            published_at=article.published_at,
+        )
+
+
+def teaser(summary: str | None, body_text: str | None) -> str:
+    return trim_words(summary or body_text or "", TEASER_WORDS)
+
+
+def absolute_links(html: str, base: str) -> str:
+    """`html` with every href/src resolved against `base` (email clients have no base URL)."""
+    if not html.strip():
+        return html
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root.make_links_absolute(base, resolve_base_href=False)
+    inner = lxml.html.tostring(root, encoding="unicode")
+    return inner.removeprefix("<div>").removesuffix("</div>")

@@ -1,0 +1,63 @@
+"""Which articles a list's digest carries, and since when by default."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.store.models import Article, ArticleStatus
+
+# Look-back windows tried in turn to find the schedule's two latest fire times.
+_WINDOWS = (
+    timedelta(hours=2),
+    timedelta(days=2),
+    timedelta(days=9),
+    timedelta(days=33),
+    timedelta(days=367),
+    timedelta(days=4 * 366 + 1),
+)
+
+
+def select_articles(
+    session: Session, sections: Sequence[str], since: datetime, until: datetime
+) -> list[Article]:
+    """Published articles of `sections` (empty: all), since < published_at ≤ until, newest first."""
+    query = select(Article).where(
+        Article.status == ArticleStatus.PUBLISHED,
+        Article.published_at > since,
+        Article.published_at <= until,
+    )
+    if sections:
+        query = query.where(Article.section.in_(list(sections)))
+    return list(session.scalars(query.order_by(Article.published_at.desc(), Article.id.desc())))
+
+
+def previous_fire_times(
+    schedule: str, timezone: str, now: datetime, count: int = 2
+) -> list[datetime]:
+    """The `count` latest fire times of a crontab at or before `now`, oldest first."""
+    trigger = CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
+    for window in _WINDOWS:
+        fires = _fires_between(trigger, now - window, now)
+        if len(fires) >= count:
+            return fires[-count:]
+    raise ValueError(f'schedule "{schedule}" did not fire {count} times in the last four years')
+
+
+def default_since(schedule: str, timezone: str, now: datetime) -> datetime:
+    """One schedule period back: the fire time before the latest one (preview's default)."""
+    return previous_fire_times(schedule, timezone, now, count=2)[0]
+
+
+def _fires_between(trigger: CronTrigger, start: datetime, end: datetime) -> list[datetime]:
+    fires: list[datetime] = []
+    fire = trigger.get_next_fire_time(None, start)
+    while fire is not None and fire <= end:
+        fires.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return fires

@@ -1,0 +1,64 @@
+"""Write a prepared email for a sample recipient: email.html, email.txt, email.eml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dispatch.config import ListSettings, Settings
+from dispatch.delivery.mime import ListHeaders, Mailbox, build_message
+from dispatch.render.prepared import PreparedEmail
+from dispatch.render.recipients import signed_recipient
+from dispatch.store.types import utcnow
+from dispatch.tokens import Tokens
+from dispatch.urls import Urls
+
+# Id 0 is never a subscriber: the preview's links look real but never verify.
+SAMPLE_ID = 0
+SAMPLE = Mailbox(email="sam@example.com", name="Sam Sample")
+SAMPLE_ATTRIBUTES = {"city": "Lisbon", "first_name": "Sam"}
+
+
+@dataclass(frozen=True)
+class PreviewFiles:
+    html: Path
+    text: Path
+    eml: Path
+    html_bytes: int
+
+
+def write_preview(
+    prepared: PreparedEmail, settings: Settings, item: ListSettings, out: Path
+) -> PreviewFiles:
+    urls = Urls(settings.site.base_url)
+    recipient = signed_recipient(
+        subscriber_id=SAMPLE_ID,
+        email=SAMPLE.email,
+        name=SAMPLE.name,
+        attributes=SAMPLE_ATTRIBUTES,
+        list_slug=item.slug,
+        tokens=Tokens(settings.secret_key),
+        urls=urls,
+        with_confirm=prepared.kind == "confirm",
+    )
+    html, text = prepared.fill(recipient)
+    message = build_message(
+        sender=Mailbox(item.from_email, item.from_name),
+        to=SAMPLE,
+        reply_to=item.reply_to,
+        subject=prepared.subject,
+        html=html,
+        text=text,
+        headers=ListHeaders(
+            item.slug, item.name, settings.site.base_url, recipient.unsubscribe_url
+        ),
+        date=utcnow(),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    files = PreviewFiles(
+        out / "email.html", out / "email.txt", out / "email.eml", len(html.encode())
+    )
+    files.html.write_text(html, encoding="utf-8")
+    files.text.write_text(text, encoding="utf-8")
+    files.eml.write_bytes(message.as_bytes())
+    return files

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from dispatch.errors import TokenError, TokenExpired
+from dispatch.tokens import ListClaim, Tokens
+
+KEY = "k" * 32
+
+
+def test_unsubscribe_token_round_trips() -> None:
+    tokens = Tokens(SecretStr(KEY))
+    token = tokens.unsubscribe(42, "morning-briefing")
+    assert tokens.verify_unsubscribe(token) == ListClaim(42, "morning-briefing")
+    assert all(c.isalnum() or c in "-_." for c in token)  # safe in a URL path
+
+
+def test_preferences_and_confirm_round_trip() -> None:
+    tokens = Tokens(KEY)
+    assert tokens.verify_preferences(tokens.preferences(7)) == 7
+    assert tokens.verify_confirm(tokens.confirm(7, "weekly-review")) == ListClaim(
+        7, "weekly-review"
+    )
+
+
+def test_token_signed_with_another_key_is_rejected() -> None:
+    forged = Tokens("another secret").unsubscribe(42, "morning-briefing")
+    with pytest.raises(TokenError, match="unsubscribe token is invalid"):
+        Tokens(KEY).verify_unsubscribe(forged)
+
+
+def test_tampered_payload_is_rejected() -> None:
+    tokens = Tokens(KEY)
+    genuine = tokens.unsubscribe(42, "morning-briefing")
+    other = tokens.unsubscribe(43, "morning-briefing")
+    spliced = other.split(".")[0] + "." + genuine.split(".")[1]
+    with pytest.raises(TokenError):
+        tokens.verify_unsubscribe(spliced)
+    with pytest.raises(TokenError):
+        tokens.verify_unsubscribe(genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB"))
+    with pytest.raises(TokenError):
+        tokens.verify_unsubscribe("not-a-token")
+
+
+def test_token_for_another_purpose_is_rejected() -> None:
+    tokens = Tokens(KEY)
+    confirm = tokens.confirm(42, "morning-briefing")
+    unsubscribe = tokens.unsubscribe(42, "morning-briefing")
+    with pytest.raises(TokenError):
+        tokens.verify_unsubscribe(confirm)
+    with pytest.raises(TokenError):
+        tokens.verify_confirm(unsubscribe)
+    with pytest.raises(TokenError):
+        tokens.verify_preferences(unsubscribe)
+
+
+def test_expired_confirm_token_raises_token_expired() -> None:
+    tokens = Tokens(KEY)
+    token = tokens.confirm(42, "morning-briefing")
+    time.sleep(1.1)
+    with pytest.raises(TokenExpired, match="confirmation token expired"):
+        tokens.verify_confirm(token, max_age=timedelta(seconds=0))
+    assert tokens.verify_confirm(token, max_age=timedelta(hours=1)).subscriber_id == 42
+
+
+def test_unsubscribe_tokens_do_not_expire() -> None:
+    tokens = Tokens(KEY)
+    token = tokens.unsubscribe(1, "a")
+    assert isinstance(TokenExpired("x"), TokenError)
+    assert tokens.verify_unsubscribe(token).list_slug == "a"
+
+
+def test_sample_subscriber_id_zero_never_verifies() -> None:
+    tokens = Tokens(KEY)
+    with pytest.raises(TokenError, match="unexpected content"):
+        tokens.verify_unsubscribe(tokens.unsubscribe(0, "morning-briefing"))
+
+
+def test_empty_secret_is_refused() -> None:
+    with pytest.raises(TokenError, match="secret key is empty"):
+        Tokens("")
