@@ -156,11 +156,36 @@ class SendgridSettings(Section):
     _resolve_paths = field_validator("api_key_file")(_resolve)
 
 
+class DkimSettings(Section):
+    """DKIM signing of SMTP mail (off unless `domain` is set)."""
+
+    domain: str | None = None
+    selector: str = "dispatch"
+    private_key_file: Path | None = None
+
+    _resolve_paths = field_validator("private_key_file")(_resolve)
+
+    @model_validator(mode="after")
+    def _key_with_domain(self) -> DkimSettings:
+        if self.domain and self.private_key_file is None:
+            raise ValueError("private_key_file is required when domain is set")
+        return self
+
+
 class DeliverySettings(Section):
     backend: Literal["outbox", "smtp", "sendgrid"] = "outbox"
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    rate_per_second: float = Field(default=0, ge=0)  # 0: as fast as the sender goes
+    concurrency: int = Field(default=2, ge=1, le=64)
+    hourly_limit: int = Field(default=0, ge=0)  # 0: no hourly window
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_backoff_seconds: float = Field(default=60, ge=0)
+    max_consecutive_errors: int = Field(default=20, ge=1)
+    unsubscribe_mailto: Email | None = None
     outbox: OutboxSettings = OutboxSettings()
     smtp: SmtpSettings = SmtpSettings()
     sendgrid: SendgridSettings = SendgridSettings()
+    dkim: DkimSettings = DkimSettings()
 
 
 class WebSettings(Section):

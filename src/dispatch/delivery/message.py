@@ -1,0 +1,113 @@
+"""`CampaignMessage`: one campaign's `PreparedEmail` plus its list's headers, able to
+produce each recipient's complete message (`as_bytes`) or the parts an API sender
+personalises server-side (`substituted` + `substitutions`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from dispatch.delivery.base import Envelope, Substituted
+from dispatch.delivery.mime import ListHeaders, Mailbox, build_message, header_text, list_id
+from dispatch.render.prepared import PreparedEmail
+
+
+@dataclass(frozen=True)
+class ListIdentity:
+    """What the bulk-mail headers say about the list a campaign goes to."""
+
+    slug: str
+    name: str
+    site_url: str
+    unsubscribe_mailto: str | None = None
+
+
+class CampaignMessage:
+    """Implements `dispatch.delivery.base.OutgoingMessage` for one campaign."""
+
+    def __init__(
+        self,
+        prepared: PreparedEmail,
+        sender: Mailbox,
+        mailing_list: ListIdentity,
+        date: datetime,
+        reply_to: str | None = None,
+    ) -> None:
+        self.prepared = prepared
+        self.sender = sender
+        self.mailing_list = mailing_list
+        self.date = date
+        self._reply_to = reply_to
+
+    @property
+    def from_email(self) -> str:
+        return self.sender.email
+
+    @property
+    def from_name(self) -> str:
+        return self.sender.name
+
+    @property
+    def reply_to(self) -> str | None:
+        return self._reply_to
+
+    @property
+    def subject(self) -> str:
+        return " ".join(header_text(self.prepared.subject).split())
+
+    def as_bytes(self, envelope: Envelope) -> bytes:
+        html, text = self.prepared.fill(envelope.recipient)
+        recipient = envelope.recipient
+        message = build_message(
+            sender=self.sender,
+            to=Mailbox(recipient.email, recipient.name),
+            subject=self.prepared.subject,
+            html=html,
+            text=text,
+            headers=self._list_headers(envelope),
+            reply_to=self._reply_to,
+            date=self.date,
+            message_id=envelope.message_id,
+        )
+        return message.as_bytes()
+
+    def personal_headers(self, envelope: Envelope) -> Mapping[str, str]:
+        headers = self._list_headers(envelope)
+        links = [f"<{header_text(envelope.recipient.unsubscribe_url).strip()}>"]
+        if headers.unsubscribe_mailto:
+            links.append(f"<mailto:{header_text(headers.unsubscribe_mailto).strip()}>")
+        return {
+            "List-Id": list_id(headers.list_slug, headers.list_name, headers.site_url),
+            "List-Unsubscribe": ", ".join(links),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+    def substituted(self) -> Substituted:
+        count = len(self.prepared.getters)
+        return Substituted(
+            subject=self.subject,
+            html=self.prepared.html.fill([f"-h{i}-" for i in range(count)]),
+            text=self.prepared.text.fill([f"-t{i}-" for i in range(count)]),
+        )
+
+    def substitutions(self, envelope: Envelope) -> Mapping[str, str]:
+        values = [get(envelope.recipient) for get in self.prepared.getters]
+        html = {f"-h{i}-": escape(value) for i, value in enumerate(values)}
+        return html | {f"-t{i}-": value for i, value in enumerate(values)}
+
+    def _list_headers(self, envelope: Envelope) -> ListHeaders:
+        return ListHeaders(
+            list_slug=self.mailing_list.slug,
+            list_name=self.mailing_list.name,
+            site_url=self.mailing_list.site_url,
+            unsubscribe_url=envelope.recipient.unsubscribe_url,
+            unsubscribe_mailto=self.mailing_list.unsubscribe_mailto,
+        )
+
+
+def message_id(campaign_key: str, delivery_id: int, domain: str) -> str:
+    """The same Message-ID on every attempt of one delivery, so that a duplicate caused
+    by a crash can be recognised (and collapsed) by mail clients."""
+    return f"<{campaign_key}.{delivery_id}@{domain}>"
