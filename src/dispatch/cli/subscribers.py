@@ -1,7 +1,135 @@
-"""`dispatch subscribers …`."""
+"""`dispatch subscribers …`: import, export, add, suppress, delete."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="Subscribers.", no_args_is_help=True)
+from dispatch.cli.context import app_context, console, errors
+from dispatch.subscribers import (
+    ImportSummary,
+    Reject,
+    add_subscriber,
+    erase_subscriber,
+    export_subscribers,
+    export_to_file,
+    import_subscribers,
+    suppress_address,
+)
+from dispatch.subscribers.csv_export import STATUSES
+
+app = typer.Typer(
+    help="Subscribers: CSV import and export, add, suppress, delete.", no_args_is_help=True
+)
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with an email column."),
+    list_slug: str = typer.Option(..., "--list", help="Slug of the list to subscribe them to."),
+    confirmed: bool = typer.Option(False, "--confirmed", help="They already opted in."),
+    rejects: Path | None = typer.Option(
+        None, "--rejects", help="Where rejected rows go (default: FILE.rejects.csv beside FILE)."
+    ),
+) -> None:
+    """Stream FILE into a list; bad rows are reported and skipped (exit status 1)."""
+    database = app_context(ctx).database()
+
+    def report(reject: Reject) -> None:
+        errors.print(f"{file}:{reject.line}: {reject.reason}", markup=False, soft_wrap=True)
+
+    summary = import_subscribers(
+        database, file, list_slug, confirmed=confirmed, rejects_path=rejects, on_reject=report
+    )
+    for line in summary_lines(summary, list_slug, confirmed):
+        console.print(line, markup=False, soft_wrap=True)
+    if summary.rejected:
+        raise typer.Exit(1)
+
+
+def summary_lines(summary: ImportSummary, list_slug: str, confirmed: bool) -> list[str]:
+    state = "confirmed" if confirmed else "pending"
+    lines = [
+        f"rows read: {summary.rows:,}",
+        f"subscribers created: {summary.created:,}, updated: {summary.updated:,}",
+        f"subscribed to {list_slug}: {summary.subscribed:,} ({state})"
+        + (f", pending confirmed: {summary.confirmed:,}" if confirmed else ""),
+        f"already subscribed: {summary.already:,}",
+        f"skipped: {summary.suppressed:,} suppressed, {summary.unsubscribed:,} unsubscribed",
+        f"rejected: {summary.rejected:,}",
+    ]
+    if summary.rejects_path is not None:
+        lines[-1] += f" (written to {summary.rejects_path})"
+    return lines
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    list_slug: str = typer.Option(..., "--list", help="Slug of the list."),
+    out: Path | None = typer.Option(None, "--out", help="CSV file to write (default: stdout)."),
+    status: str = typer.Option("all", "--status", help=f"One of: {', '.join(STATUSES)}."),
+) -> None:
+    """Write a list's subscribers as CSV (email, name, status, subscribed_at, attributes…)."""
+    if status not in STATUSES:
+        raise typer.BadParameter(f"choose one of {', '.join(STATUSES)}", param_hint="--status")
+    database = app_context(ctx).database()
+    with database.session() as session:
+        if out is None:
+            export_subscribers(session, list_slug, sys.stdout, status)
+            return
+        count = export_to_file(session, list_slug, out, status)
+    errors.print(f"exported {count:,} subscribers of {list_slug} to {out}", markup=False)
+
+
+@app.command("add")
+def add_command(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="Email address."),
+    list_slug: str = typer.Option(..., "--list", help="Slug of the list."),
+    name: str = typer.Option("", "--name", help="Their name."),
+    confirmed: bool = typer.Option(False, "--confirmed", help="They already opted in."),
+) -> None:
+    """Subscribe one address (pending unless --confirmed); refused if suppressed (exit 1)."""
+    database = app_context(ctx).database()
+    with database.session() as session:
+        added = add_subscriber(session, list_slug, email, name=name, confirmed=confirmed)
+    console.print(f"{added.email}: {added.describe()}", markup=False)
+    if added.refused:
+        raise typer.Exit(1)
+
+
+@app.command("suppress")
+def suppress_command(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="Email address."),
+    reason: str = typer.Option("operator", "--reason", help="Why (kept with the address)."),
+) -> None:
+    """Never mail this address again (checked at send time and by imports)."""
+    database = app_context(ctx).database()
+    with database.session() as session:
+        created = suppress_address(session, email, reason)
+    state = "suppressed" if created else "already suppressed"
+    console.print(f"{email.strip()}: {state}", markup=False)
+
+
+@app.command("delete")
+def delete_command(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="Email address."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Erase everything stored about a person (privacy request)."""
+    if not yes:
+        typer.confirm(f"Erase everything stored about {email}?", abort=True)
+    database = app_context(ctx).database()
+    with database.session() as session:
+        erasure = erase_subscriber(session, email)
+    console.print(
+        f"erased {erasure.email}: {erasure.subscriber} subscriber, "
+        f"{erasure.subscriptions} subscriptions, {erasure.suppressions} suppressions",
+        markup=False,
+    )

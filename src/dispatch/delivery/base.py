@@ -2,7 +2,9 @@
 
 The runner never imports a provider. It hands a `Sender` one campaign's
 `OutgoingMessage` (prepared once) and a batch of `Envelope`s (one per recipient, each
-naming its ledger row), and gets back one `SendResult` per envelope, in any order:
+naming its ledger row), and gets back one `SendResult` per envelope, YIELDED AS EACH
+ONE IS KNOWN (in any order), so that the runner records an acceptance the moment it
+happens and a crash can leave at most the messages in flight unrecorded:
 
 - `Outcome.SENT`: the provider accepted it (record it now, in the same transaction
   as the status);
@@ -17,7 +19,7 @@ per-recipient results (and then nothing of that batch was accepted).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -103,8 +105,9 @@ class Sender(Protocol):
     name: str
     max_batch: int  # envelopes per `send` call it can take (SendGrid: 1000)
 
-    def send(self, message: OutgoingMessage, batch: Sequence[Envelope]) -> list[SendResult]:
-        """Hand every envelope of `batch` to the provider; one result per envelope."""
+    def send(self, message: OutgoingMessage, batch: Sequence[Envelope]) -> Iterator[SendResult]:
+        """Hand every envelope of `batch` to the provider; yield one result per envelope
+        as soon as it is known."""
         ...
 
     def close(self) -> None:
