@@ -124,3 +124,12 @@ def test_config_selected_by_environment(tmp_path: Path, monkeypatch: pytest.Monk
     path.write_text(default_config_text())
     monkeypatch.setenv("DISPATCH_CONFIG", str(path))
     assert config.load().path == path
+
+
+def test_list_sections_are_keys(tmp_path: Path) -> None:
+    raw = _raw()
+    raw["lists"][0]["sections"] = ["World", "Science & Tech"]
+    settings = config.parse(raw, tmp_path / "config.toml")
+    assert settings.lists[0].sections == ("world", "science-tech")
+    raw["lists"][0]["sections"] = ["!!!"]
+    assert 'lists[0].sections[0]: "!!!" is not a section name' in _error(raw)

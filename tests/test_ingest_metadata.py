@@ -88,3 +88,8 @@ def test_to_datetime_uses_site_timezone_for_naive_values() -> None:
     aware = datetime(2025, 7, 1, 12, tzinfo=UTC)
     assert to_datetime(aware, "Europe/London") == aware
     assert to_datetime("2025-07-01T08:00:00+02:00", "UTC") == datetime(2025, 7, 1, 6, tzinfo=UTC)
+
+
+def test_section_becomes_a_key_that_lists_can_match() -> None:
+    parsed = split(PATH, "---\ntitle: T\nsection: World News\n---\nbody\n")
+    assert parsed.meta.section == "world-news"

@@ -33,6 +33,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from slugify import slugify
 
 from dispatch.errors import ConfigError
 
@@ -70,6 +71,10 @@ def _slug(value: str) -> str:
     return value
 
 
+def _empty_section(value: str) -> str:
+    raise ValueError(f'"{value}" is not a section name')
+
+
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -78,6 +83,7 @@ def _http_url(value: str) -> str:
 
 
 TimeZone = Annotated[str, AfterValidator(_timezone)]
+SectionKey = Annotated[str, AfterValidator(lambda v: slugify(v) or _empty_section(v))]
 Cron = Annotated[str, AfterValidator(_cron)]
 Email = Annotated[str, AfterValidator(_email)]
 Slug = Annotated[str, AfterValidator(_slug)]
@@ -241,7 +247,7 @@ class ListSettings(Section):
     slug: Slug
     name: str = Field(min_length=1)
     description: str = ""
-    sections: tuple[str, ...] = ()
+    sections: tuple[SectionKey, ...] = ()  # article sections carried, as keys ("world")
     schedule: Cron = "0 7 * * *"
     timezone: TimeZone | None = None
     from_name: str = Field(min_length=1)

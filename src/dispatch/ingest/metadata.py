@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import frontmatter
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from slugify import slugify
 
 from dispatch.errors import IngestError
 
@@ -44,6 +45,12 @@ class FrontMatter(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("section")
+    @classmethod
+    def _section_key(cls, value: str | None) -> str | None:
+        """Sections are keys ("World News" → "world-news"), matched against list sections."""
+        return slugify(value) or None if value is not None else None
 
     @field_validator("tags")
     @classmethod
