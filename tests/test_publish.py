@@ -1,8 +1,11 @@
 """publish: atomic writes that skip unchanged files, removal of orphaned feed files
-(and nothing else), and WebSub pings for exactly the files that changed."""
+(and nothing else), WebSub pings for exactly the files that changed, and failed pings
+kept and retried at later builds (against a real hub on loopback)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from dispatch.publish import publish_feeds, remove_orphans, write_file
 from dispatch.render.feeds import FeedFile, build_feeds
 from dispatch.store.database import Database
 from dispatch.store.models import Article, ArticleStatus
+from dispatch.websub import PENDING_FILE
 from support.feeds import add_article, at, hub_server
 
 
@@ -159,3 +163,101 @@ def test_no_ping_option(db: Database, settings: Settings):
     with hub_server() as hub:
         report = publish_feeds(_with_hub(settings, hub.url), _build(db, settings), ping=False)
     assert report.changed and report.pings == [] and hub.pings == []
+
+
+def _pending(settings: Settings) -> list[dict]:
+    path = settings.feeds.public_dir / PENDING_FILE
+    return json.loads(path.read_text())["pending"] if path.exists() else []
+
+
+def test_failed_pings_are_retried_at_the_next_build_until_delivered(
+    db: Database, settings: Settings, caplog
+):
+    with db.session() as session:
+        add_article(session, "w", at(1), section="world")
+    with hub_server() as hub:
+        settings = _with_hub(settings, hub.url)
+        hub.status = 503  # the hub is down for the first build
+        first = publish_feeds(settings, _build(db, settings), now=at(2))
+        assert len(first.pings) == 12 and not any(p.ok for p in first.pings)
+        assert (settings.feeds.public_dir / "rss.xml").exists()  # published regardless
+        stored = _pending(settings)
+        assert [(p["hub"], p["attempts"]) for p in stored] == [(hub.url, 1)] * 12
+        assert {p["url"] for p in stored} == {f.url for f in first.changed}
+        assert stored[0]["first_failed"] == at(2).isoformat()
+        assert "HTTP 503" in stored[0]["last_error"]
+        assert oct((settings.feeds.public_dir / PENDING_FILE).stat().st_mode & 0o777) == "0o644"
+
+        hub.pings.clear()
+        still_down = publish_feeds(settings, _build(db, settings), now=at(2, 12))
+        assert still_down.changed == [] and len(hub.pings) == 12  # retried, nothing changed
+        assert {p["attempts"] for p in _pending(settings)} == {2}
+        assert {p["first_failed"] for p in _pending(settings)} == {at(2).isoformat()}
+
+        hub.status = 204  # back up
+        hub.pings.clear()
+        with caplog.at_level(logging.INFO, logger="dispatch.websub"):
+            third = publish_feeds(settings, _build(db, settings), now=at(2, 20))
+        assert third.changed == [] and all(p.ok for p in third.pings) and third.pending == []
+        assert sorted(p["hub.url"][0] for p in hub.pings) == sorted(f.url for f in first.changed)
+        assert "accepted the retried ping" in caplog.text
+        assert not (settings.feeds.public_dir / PENDING_FILE).exists()
+
+        hub.pings.clear()
+        publish_feeds(settings, _build(db, settings), now=at(4))
+        assert hub.pings == []  # delivered pings are not sent again
+
+
+def test_a_retried_ping_is_sent_once_even_when_its_feed_changes_again(
+    db: Database, settings: Settings
+):
+    with db.session() as session:
+        add_article(session, "w", at(1), section="world")
+    with hub_server() as hub:
+        settings = _with_hub(settings, hub.url)
+        hub.status = 500
+        publish_feeds(settings, _build(db, settings), now=at(2))
+        hub.status, hub.pings = 204, []
+        with db.session() as session:
+            add_article(session, "w2", at(2), section="world")
+        report = publish_feeds(settings, _build(db, settings), now=at(3))
+    urls = [p["hub.url"][0] for p in hub.pings]
+    assert len(urls) == len(set(urls)) == 12 and all(p.ok for p in report.pings)
+
+
+def test_pending_pings_are_given_up_after_a_day_or_when_the_hub_is_gone(
+    db: Database, settings: Settings, caplog
+):
+    with db.session() as session:
+        add_article(session, "w", at(1), section="world")
+    root = settings.feeds.public_dir
+    with hub_server() as hub:
+        hub.status = 502
+        with_hub = _with_hub(settings, hub.url)
+        publish_feeds(with_hub, _build(db, settings), now=at(2))
+        assert len(_pending(settings)) == 12
+        with caplog.at_level(logging.ERROR, logger="dispatch.websub"):
+            report = publish_feeds(with_hub, _build(db, settings), now=at(3, 8))
+        assert report.pending == [] and not (root / PENDING_FILE).exists()
+        assert f"WebSub hub {hub.url}: giving up on the ping for" in caplog.text
+
+        with db.session() as session:
+            add_article(session, "w2", at(3), section="world")
+        again = publish_feeds(with_hub, _build(db, settings), now=at(4))  # fails: queued
+        assert len(_pending(settings)) == len(again.changed) == 9  # site, a list, a section
+        hub.pings.clear()
+        with caplog.at_level(logging.WARNING, logger="dispatch.websub"):
+            report = publish_feeds(settings, _build(db, settings), now=at(4, 9))  # no hubs
+        assert hub.pings == [] and report.pings == [] and not (root / PENDING_FILE).exists()
+        assert "hub no longer configured" in caplog.text
+
+
+def test_unreadable_pending_file_is_logged_and_replaced(db: Database, settings: Settings, caplog):
+    root = settings.feeds.public_dir
+    root.mkdir(parents=True)
+    (root / PENDING_FILE).write_text("{not json")
+    with hub_server() as hub, caplog.at_level(logging.WARNING, logger="dispatch.websub"):
+        report = publish_feeds(_with_hub(settings, hub.url), _build(db, settings))
+    assert report.changed and all(p.ok for p in report.pings)
+    assert f"{root / PENDING_FILE} is unreadable" in caplog.text
+    assert not (root / PENDING_FILE).exists()

@@ -7,7 +7,9 @@ are not touched, so their modification times and the web server's caches stay va
 
 `publish_feeds()` writes a build from `render.feeds.build_feeds()`, removes the files
 of feeds that no longer exist (a section whose articles were all unpublished, a list
-removed from config.toml) and pings the WebSub hubs about every feed file that changed.
+removed from config.toml) and pings the WebSub hubs about every feed file that changed,
+retrying the pings that failed at earlier builds (kept in `websub.PENDING_FILE`, a
+JSON file under `feeds.public_dir` written like a feed; see `dispatch.websub`).
 Removal only ever touches `lists/*/` and `sections/*/` feed files (rss.xml, atom.xml,
 feed.json) under `feeds.public_dir`, and the folders it leaves empty there.
 """
@@ -18,6 +20,7 @@ import os
 import tempfile
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import httpx
@@ -26,7 +29,17 @@ from dispatch.config import Settings
 from dispatch.errors import PublishError
 from dispatch.render.feed_ids import FEED_FILENAMES, GROUP_FOLDERS
 from dispatch.render.feeds import FeedFile
-from dispatch.websub import PingResult, ping_hubs
+from dispatch.store.types import utcnow
+from dispatch.websub import (
+    PENDING_FILE,
+    PendingPing,
+    PingResult,
+    pending_from_json,
+    pending_to_json,
+    ping_pairs,
+    still_failing,
+    still_wanted,
+)
 
 FILE_MODE = 0o644  # world-readable: a web server or CDN sync serves these files
 
@@ -41,7 +54,8 @@ class PublishedFile:
 class PublishReport:
     files: list[PublishedFile] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)  # paths relative to public_dir
-    pings: list[PingResult] = field(default_factory=list)
+    pings: list[PingResult] = field(default_factory=list)  # this build's, retries included
+    pending: list[PendingPing] = field(default_factory=list)  # failed: retried next build
 
     @property
     def changed(self) -> list[FeedFile]:
@@ -54,17 +68,60 @@ def publish_feeds(
     *,
     ping: bool = True,
     client: httpx.Client | None = None,
+    now: datetime | None = None,
 ) -> PublishReport:
-    """Write changed feed files, delete orphaned ones, ping hubs about the changes."""
+    """Write changed feed files, delete orphaned ones, ping hubs about the changes.
+
+    With `ping`, pings that failed at earlier builds are retried too; `now` (default:
+    the clock) decides when a ping has been failing too long to keep trying.
+    """
     root = settings.feeds.public_dir
     report = PublishReport()
     for file in files:
         report.files.append(PublishedFile(file, write_file(_inside(root, file.path), file.content)))
     report.deleted = remove_orphans(root, {file.path for file in files})
-    if ping and settings.feeds.hubs:
-        urls = [file.url for file in report.changed]
-        report.pings = ping_hubs(settings.feeds.hubs, urls, client=client)
+    if ping:
+        report.pings, report.pending = _ping(settings, files, report.changed, client, now)
     return report
+
+
+def _ping(
+    settings: Settings,
+    files: list[FeedFile],
+    changed: list[FeedFile],
+    client: httpx.Client | None,
+    now: datetime | None,
+) -> tuple[list[PingResult], list[PendingPing]]:
+    """Ping every hub about the changed feeds, retry earlier failures, keep new ones."""
+    root, hubs = settings.feeds.public_dir, settings.feeds.hubs
+    earlier = still_wanted(load_pending(root), hubs, {file.url for file in files})
+    pairs = dict.fromkeys((item.hub, item.url) for item in earlier)
+    pairs.update(dict.fromkeys((hub, file.url) for hub in hubs for file in changed))
+    results = ping_pairs(pairs, client=client)
+    pending = still_failing(earlier, results, now or utcnow())
+    save_pending(root, pending)
+    return results, pending
+
+
+def load_pending(root: Path) -> list[PendingPing]:
+    """The pings that failed at earlier builds ([] when none are stored)."""
+    path = root / PENDING_FILE
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise PublishError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return pending_from_json(content, str(path))
+
+
+def save_pending(root: Path, pending: list[PendingPing]) -> None:
+    """Store the pings to retry (atomically), or remove the file when there are none."""
+    path = root / PENDING_FILE
+    if pending:
+        write_file(path, pending_to_json(pending))
+    elif path.exists():
+        _remove(path)
 
 
 def write_file(path: Path, content: bytes) -> bool:

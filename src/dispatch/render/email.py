@@ -21,6 +21,7 @@ from dispatch.config import ListSettings, Settings
 from dispatch.errors import RenderError
 from dispatch.render.articles import ArticleView
 from dispatch.render.environment import local_date, make_environment
+from dispatch.render.feed_text import clean
 from dispatch.render.prepared import HTML_LIMIT, PreparedEmail
 from dispatch.render.slots import LinkSlots, RecipientSlots, SlotRegistry
 from dispatch.store.models import Article
@@ -150,8 +151,10 @@ class EmailRenderer:
             **extra,
         }
         mjml_name, text_name = f"email/{kind}.mjml.j2", f"email/{kind}.txt.j2"
-        html = compile_mjml(self._render(mjml_name, context), mjml_name)
-        text = self._render(text_name, context)
+        # C0 controls (from any article field) make MRML refuse the whole document and
+        # have no business in mail: drop them, as feeds do.
+        html = compile_mjml(clean(self._render(mjml_name, context)), mjml_name)
+        text = clean(self._render(text_name, context))
         return PreparedEmail.build(kind, subject, preheader, html, text, registry)
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
@@ -188,7 +191,7 @@ def _with_warning(prepared: PreparedEmail, warning: str) -> PreparedEmail:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(clean(text).split())
 
 
 def _clip(text: str) -> str:
