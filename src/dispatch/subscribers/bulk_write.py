@@ -1,0 +1,126 @@
+"""Writing a batch's people to the store: at most four executemany statements.
+
+New subscribers (INSERT … RETURNING their ids), changed subscribers, new subscriptions,
+and pending subscriptions to confirm. Values that are the same for the whole batch
+(timestamps, status, list) are converted once, not once per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BindParameter, Column, Connection, bindparam, insert, literal, update
+from sqlalchemy.types import UserDefinedType
+
+from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus
+
+SUBSCRIBERS = Subscriber.__table__
+SUBSCRIPTIONS = Subscription.__table__
+
+
+@dataclass(slots=True)
+class Person:
+    """One address of a batch: as stored (if it is) and as the batch leaves it."""
+
+    email: str
+    name: str
+    attributes: dict[str, Any]
+    status: SubscriptionStatus | None
+    id: int | None = None
+    loaded: tuple[str, dict[str, Any]] | None = None  # as found in the store
+    ours: bool = True  # created by this import (in this batch or an earlier one)
+    dirty: bool = False
+    new_subscription: bool = False
+    upgraded: bool = False
+
+
+def write_people(
+    connection: Connection,
+    list_id: int,
+    people: list[Person],
+    confirmed: bool,
+    now: datetime,
+) -> None:
+    _insert_new(connection, [p for p in people if p.id is None and p.status is not None], now)
+    _update_changed(connection, [p for p in people if p.dirty], now)
+    _subscribe(connection, list_id, [p for p in people if p.new_subscription], confirmed, now)
+    _confirm(connection, list_id, [p for p in people if p.upgraded], now)
+
+
+class _Converted(UserDefinedType[Any]):
+    """A value already converted for the driver: SQLAlchemy binds it untouched."""
+
+    cache_ok = True
+
+
+def _once(connection: Connection, column: Column[Any], value: Any) -> BindParameter[Any]:
+    """`value` converted by the column's type once, bound as is for every row of a batch.
+
+    Converting the same timestamp again for each row costs a third of a bulk insert.
+    """
+    dialect = connection.dialect
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return literal(processor(value) if processor else value, _Converted())
+
+
+def _insert_new(connection: Connection, fresh: list[Person], now: datetime) -> None:
+    if not fresh:
+        return
+    stamp = _once(connection, SUBSCRIBERS.c.created_at, now)
+    # No sort_by_parameter_order: SQLite would then insert one row per statement.
+    statement = (
+        insert(SUBSCRIBERS)
+        .values(created_at=stamp, updated_at=stamp)
+        .returning(SUBSCRIBERS.c.id, SUBSCRIBERS.c.email)
+    )
+    values = [{"email": p.email, "name": p.name, "attributes": p.attributes} for p in fresh]
+    ids = {email: pid for pid, email in connection.execute(statement, values)}
+    for person in fresh:
+        person.id = ids[person.email]
+
+
+def _update_changed(connection: Connection, changed: list[Person], now: datetime) -> None:
+    if not changed:
+        return
+    statement = (
+        update(SUBSCRIBERS)
+        .where(SUBSCRIBERS.c.id == bindparam("person"))
+        .values(name=bindparam("new_name"), attributes=bindparam("new_attributes"))
+        .values(updated_at=_once(connection, SUBSCRIBERS.c.updated_at, now))
+    )
+    connection.execute(
+        statement,
+        [{"person": p.id, "new_name": p.name, "new_attributes": p.attributes} for p in changed],
+    )
+
+
+def _subscribe(
+    connection: Connection, list_id: int, people: list[Person], confirmed: bool, now: datetime
+) -> None:
+    if not people:
+        return
+    stamp = _once(connection, SUBSCRIPTIONS.c.created_at, now)
+    status = SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING
+    statement = insert(SUBSCRIPTIONS).values(
+        list_id=literal(list_id),
+        status=_once(connection, SUBSCRIPTIONS.c.status, status),
+        created_at=stamp,
+        updated_at=stamp,
+        confirmed_at=stamp if confirmed else None,
+    )
+    connection.execute(statement, [{"subscriber_id": p.id} for p in people])
+
+
+def _confirm(connection: Connection, list_id: int, people: list[Person], now: datetime) -> None:
+    if not people:
+        return
+    statement = (
+        update(SUBSCRIPTIONS)
+        .where(SUBSCRIPTIONS.c.subscriber_id == bindparam("person"))
+        .where(SUBSCRIPTIONS.c.list_id == list_id)
+        .where(SUBSCRIPTIONS.c.status == SubscriptionStatus.PENDING)
+        .values(status=SubscriptionStatus.CONFIRMED, confirmed_at=now, updated_at=now)
+    )
+    connection.execute(statement, [{"person": p.id} for p in people])

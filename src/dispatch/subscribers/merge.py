@@ -1,0 +1,148 @@
+"""Merging a batch of incoming people into the store with a few bulk Core statements.
+
+Per batch: one SELECT of the people already stored (with their subscription to the
+list), one of the suppressions, then at most one executemany each for new subscribers,
+changed subscribers, new subscriptions and pending subscriptions to confirm. Rows are
+judged in file order against the store *and* the earlier rows of the batch, so each row
+gets exactly one subscription outcome in the Tally. `now` is the same for every batch of
+one import: it stamps the subscribers the import creates, so that a later batch knows
+them as this import's own and does not count their merged repeats as updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
+from dispatch.subscribers.addresses import lookup_forms
+from dispatch.subscribers.bulk_write import Person, write_people
+
+SUBSCRIBERS = Subscriber.__table__
+SUBSCRIPTIONS = Subscription.__table__
+SUPPRESSIONS = Suppression.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One valid row: a normalised address, a clean name, attributes, its line."""
+
+    line: int
+    email: str
+    name: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    unsubscribed: bool = False  # the file itself says so (an export's status column)
+
+
+@dataclass
+class Tally:
+    """What happened to each row; every accepted row lands in exactly one of the last five."""
+
+    created: int = 0  # new Subscriber rows
+    updated: int = 0  # people stored before the import whose name or attributes changed
+    subscribed: int = 0  # new subscriptions to the list
+    confirmed: int = 0  # pending subscriptions confirmed by a --confirmed import
+    already: int = 0  # already subscribed: nothing to do for the list
+    suppressed: int = 0  # skipped: the address is suppressed
+    unsubscribed: int = 0  # skipped: the person unsubscribed from the list
+
+
+def merge_batch(
+    connection: Connection,
+    list_id: int,
+    rows: Sequence[Incoming],
+    *,
+    confirmed: bool,
+    now: datetime,
+    tally: Tally,
+) -> None:
+    """Bring `rows` into the store (inside the caller's transaction) and count outcomes."""
+    emails = list(dict.fromkeys(row.email for row in rows))
+    people = _load_people(connection, list_id, emails, now)
+    suppressed = _load_suppressed(connection, emails)
+    for row in rows:
+        _judge(row, people, suppressed, confirmed, tally)
+    for person in people.values():
+        person.dirty = person.loaded is not None and person.loaded != (
+            person.name,
+            person.attributes,
+        )
+        tally.updated += person.dirty and not person.ours
+    write_people(connection, list_id, list(people.values()), confirmed, now)
+
+
+def _load_people(
+    connection: Connection, list_id: int, emails: list[str], now: datetime
+) -> dict[str, Person]:
+    joined = SUBSCRIBERS.outerjoin(
+        SUBSCRIPTIONS,
+        (SUBSCRIPTIONS.c.subscriber_id == SUBSCRIBERS.c.id) & (SUBSCRIPTIONS.c.list_id == list_id),
+    )
+    query = select(
+        SUBSCRIBERS.c.id,
+        SUBSCRIBERS.c.email,
+        SUBSCRIBERS.c.name,
+        SUBSCRIBERS.c.attributes,
+        SUBSCRIBERS.c.created_at,
+        SUBSCRIPTIONS.c.status,
+    ).select_from(joined)
+    found = connection.execute(query.where(SUBSCRIBERS.c.email.in_(emails)))
+    people = {}
+    for pid, email, name, attributes, created_at, status in found:
+        details = dict(attributes or {})
+        people[email] = Person(
+            email, name, details, status, pid, loaded=(name, dict(details)), ours=created_at == now
+        )
+    return people
+
+
+def _load_suppressed(connection: Connection, emails: list[str]) -> set[str]:
+    forms = [form for email in emails for form in lookup_forms(email)]
+    found = set(
+        connection.scalars(select(SUPPRESSIONS.c.email).where(SUPPRESSIONS.c.email.in_(forms)))
+    )
+    return (
+        {email for email in emails if not found.isdisjoint(lookup_forms(email))} if found else found
+    )
+
+
+def _judge(
+    row: Incoming,
+    people: dict[str, Person],
+    suppressed: set[str],
+    confirmed: bool,
+    tally: Tally,
+) -> None:
+    if row.email in suppressed:
+        tally.suppressed += 1
+        return
+    person = people.get(row.email)
+    if row.unsubscribed or (person and person.status is SubscriptionStatus.UNSUBSCRIBED):
+        tally.unsubscribed += 1
+        return
+    if person is None:
+        person = people[row.email] = Person(row.email, row.name, dict(row.attributes), None)
+        tally.created += 1
+    else:
+        _merge_details(person, row)
+    if person.status is None:
+        person.status = SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING
+        person.new_subscription = True
+        tally.subscribed += 1
+    elif confirmed and person.status is SubscriptionStatus.PENDING:
+        person.status = SubscriptionStatus.CONFIRMED
+        person.upgraded = True
+        tally.confirmed += 1
+    else:
+        tally.already += 1
+
+
+def _merge_details(person: Person, row: Incoming) -> None:
+    """Fill a missing name; the row's non-empty attributes win."""
+    if row.name and not person.name:
+        person.name = row.name
+    person.attributes.update(row.attributes)

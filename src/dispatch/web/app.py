@@ -1,0 +1,56 @@
+"""The FastAPI app factory: one app per `Settings`, nothing global.
+
+`app.state` carries `settings`, `database` and `clock` for the routers. Routers come one
+per audience (webhooks now; public pages, admin and the API later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from dispatch.config import Settings
+from dispatch.errors import StoreError
+from dispatch.store.database import Database, check_connection
+from dispatch.store.types import utcnow
+from dispatch.web import webhooks
+
+
+def create_app(
+    settings: Settings,
+    database: Database | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    """The web app; it disposes of the database on shutdown only if it opened it."""
+    owned = database is None
+    database = database if database is not None else Database(settings.database)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            database.dispose()
+
+    app = FastAPI(title=settings.site.title, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.clock = clock
+    app.include_router(webhooks.build_router(settings))
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    return app
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """200 when the database answers, 503 otherwise (for load balancers and monitors)."""
+    database: Database = request.app.state.database
+    try:
+        await run_in_threadpool(check_connection, database.engine)
+    except StoreError:
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok"})

@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from conftest import DATA
+from dispatch.errors import CsvRowError, NotFound
+from dispatch.store.database import Database
+from dispatch.store.models import (
+    MailingList,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+)
+from dispatch.subscribers import Reject, import_subscribers
+from dispatch.subscribers.csv_import import ImportSummary
+
+LIST = "morning-briefing"
+BAD_ROWS = [
+    (3, "expected 3 columns, found 2"),
+    (4, "invalid email address 'not-an-address'"),
+    (5, "empty email address"),
+    (6, "not valid UTF-8 (byte 0xe9)"),
+    (7, "contains a NUL byte"),
+    (10, "expected 3 columns, found 4"),
+]
+
+
+def copy(name: str, folder: Path) -> Path:
+    return Path(shutil.copy(DATA / "subscribers" / name, folder / name))
+
+
+def write(folder: Path, text: str, name: str = "in.csv") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def people(db: Database, slug: str = LIST) -> dict[str, dict[str, Any]]:
+    """Everyone subscribed to `slug`: name, attributes, status, confirmed or not."""
+    query = (
+        select(Subscriber, Subscription)
+        .join(Subscription)
+        .join(MailingList)
+        .where(MailingList.slug == slug)
+    )
+    with db.session() as session:
+        return {
+            subscriber.email: {
+                "name": subscriber.name,
+                "attributes": subscriber.attributes,
+                "status": subscription.status,
+                "confirmed_at": subscription.confirmed_at,
+            }
+            for subscriber, subscription in session.execute(query)
+        }
+
+
+def counts(summary: ImportSummary) -> dict[str, int]:
+    keys = ["rows", "created", "updated", "subscribed", "confirmed", "already"]
+    keys += ["suppressed", "unsubscribed", "rejected"]
+    return {key: getattr(summary, key) for key in keys if getattr(summary, key)}
+
+
+def test_each_bad_row_is_rejected_with_its_line_and_the_rest_imported(
+    db: Database, tmp_path: Path
+) -> None:
+    path = copy("bad-rows.csv", tmp_path)
+    seen: list[Reject] = []
+    summary = import_subscribers(db, path, LIST, on_reject=seen.append)
+    assert [
+        (r.line, r.reason[: len(reason)]) for r, (_, reason) in zip(seen, BAD_ROWS, strict=True)
+    ] == BAD_ROWS
+    assert counts(summary) == {"rows": 8, "created": 2, "subscribed": 2, "rejected": 6}
+    assert people(db)["multi@example.com"]["name"] == "Multi Line"  # the newline removed
+    assert set(people(db)) == {"ann@example.com", "multi@example.com"}
+
+    assert summary.rejects_path == tmp_path / "bad-rows.rejects.csv"
+    with summary.rejects_path.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["line", "reason", "email", "name", "city"]
+    assert [
+        (int(row[0]), row[1][: len(reason)])
+        for row, (_, reason) in zip(rows[1:], BAD_ROWS, strict=True)
+    ] == BAD_ROWS
+    assert rows[1][2:] == ["bob@example.com", "Bob"]
+    assert rows[6][2:] == ["last@example.com", "Last", "Derby", "extra"]
+    # the row that was not UTF-8 is written back byte for byte
+    assert "caf\xe9@example.com".encode("latin-1") in summary.rejects_path.read_bytes()
+
+
+def test_rejects_go_where_asked_and_nowhere_when_clean(db: Database, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "rejected.csv"
+    summary = import_subscribers(db, copy("bad-rows.csv", tmp_path), LIST, rejects_path=target)
+    assert summary.rejects_path == target and target.exists()
+    clean = import_subscribers(db, copy("people.csv", tmp_path), LIST)
+    assert clean.rejects_path is None
+    assert not (tmp_path / "people.rejects.csv").exists()
+
+
+def test_duplicates_merge_within_the_file(db: Database, tmp_path: Path) -> None:
+    summary = import_subscribers(db, copy("people.csv", tmp_path), LIST)
+    assert counts(summary) == {"rows": 5, "created": 3, "subscribed": 3, "already": 2}
+    found = people(db)
+    assert set(found) == {"ann@example.com", "bob@example.org", "Carol@example.net"}
+    assert found["ann@example.com"]["name"] == "Ann Archer"  # a name is filled, never replaced
+    assert found["ann@example.com"]["attributes"] == {"city": "Leeds", "plan": "supporter"}
+    assert found["bob@example.org"]["name"] == "Bob Baker"
+    assert found["bob@example.org"]["attributes"] == {"city": "Lyon", "plan": "free"}
+    assert found["Carol@example.net"]["name"] == 'Carol "CJ" Jones'
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 5000])
+def test_duplicates_merge_across_batches_and_imports(
+    db: Database, tmp_path: Path, batch_size: int
+) -> None:
+    first = import_subscribers(db, copy("people.csv", tmp_path), LIST, batch_size=batch_size)
+    # repeats of people this import created are merged, not counted as updates
+    assert counts(first) == {"rows": 5, "created": 3, "subscribed": 3, "already": 2}
+    assert people(db)["bob@example.org"]["name"] == "Bob Baker"
+    later = write(
+        tmp_path,
+        "email,name,plan\nbob@EXAMPLE.ORG,Robert,patron\nnew@example.com,N,\nBOB@example.org,,\n",
+    )
+    second = import_subscribers(db, later, LIST, batch_size=batch_size)
+    assert counts(second) == {"rows": 3, "created": 2, "updated": 1, "subscribed": 2, "already": 1}
+    found = people(db)
+    assert found["bob@example.org"]["name"] == "Bob Baker"
+    assert found["bob@example.org"]["attributes"] == {"city": "Lyon", "plan": "patron"}
+    # the domain is case-insensitive, the local part is not: BOB@ is a person of its own
+    assert "BOB@example.org" in found
+    assert len(found) == 5
+
+
+def test_reimport_is_idempotent(db: Database, tmp_path: Path) -> None:
+    path = copy("people.csv", tmp_path)
+    import_subscribers(db, path, LIST)
+    before = people(db)
+    again = import_subscribers(db, path, LIST)
+    assert counts(again) == {"rows": 5, "already": 5}
+    assert people(db) == before
+
+
+def test_pending_by_default_confirmed_on_request_and_upgraded(db: Database, tmp_path: Path) -> None:
+    path = write(tmp_path, "email\nann@example.com\n")
+    import_subscribers(db, path, LIST)
+    assert people(db)["ann@example.com"]["status"] is SubscriptionStatus.PENDING
+    assert people(db)["ann@example.com"]["confirmed_at"] is None
+    path = write(tmp_path, "email\nann@example.com\nbob@example.com\n")
+    summary = import_subscribers(db, path, LIST, confirmed=True)
+    assert counts(summary) == {"rows": 2, "created": 1, "subscribed": 1, "confirmed": 1}
+    for email in ("ann@example.com", "bob@example.com"):
+        assert people(db)[email]["status"] is SubscriptionStatus.CONFIRMED
+        assert people(db)[email]["confirmed_at"] is not None
+    # a pending import never downgrades a confirmed subscription
+    assert counts(import_subscribers(db, path, LIST)) == {"rows": 2, "already": 2}
+    assert people(db)["ann@example.com"]["status"] is SubscriptionStatus.CONFIRMED
+
+
+def test_suppressed_and_unsubscribed_are_never_resubscribed(db: Database, tmp_path: Path) -> None:
+    import_subscribers(db, write(tmp_path, "email\ngone@example.com\n"), LIST)
+    with db.session() as session:
+        session.add(Suppression(email="bounced@example.com", reason="bounce"))
+        session.add(Suppression(email="shout@example.com", reason="complaint"))  # as reported
+        session.execute(
+            Subscription.__table__.update().values(status=SubscriptionStatus.UNSUBSCRIBED)
+        )
+    path = write(
+        tmp_path,
+        "email,name\nbounced@example.com,B\ngone@Example.com,G\nshout@EXAMPLE.com,S\n"
+        "gone@example.com,G\nfresh@example.com,F\n",
+    )
+    for confirmed in (False, True):
+        summary = import_subscribers(db, path, LIST, confirmed=confirmed)
+        assert (summary.suppressed, summary.unsubscribed, summary.rows) == (2, 2, 5)
+    found = people(db)
+    assert found["gone@example.com"]["status"] is SubscriptionStatus.UNSUBSCRIBED
+    assert set(found) == {"gone@example.com", "fresh@example.com"}
+    with db.session() as session:
+        emails = set(session.scalars(select(Subscriber.email)))
+    assert "bounced@example.com" not in emails
+
+
+def test_an_unsubscribed_status_column_is_honoured(db: Database, tmp_path: Path) -> None:
+    path = write(tmp_path, "email,status\na@example.com,unsubscribed\nb@example.com,confirmed\n")
+    summary = import_subscribers(db, path, LIST)
+    assert (summary.unsubscribed, summary.subscribed) == (1, 1)
+    assert set(people(db)) == {"b@example.com"}
+    bad = import_subscribers(db, write(tmp_path, "email,status\nc@example.com,maybe\n"), LIST)
+    assert bad.rejected == 1
+
+
+def test_excel_bom_and_crlf(db: Database, tmp_path: Path) -> None:
+    summary = import_subscribers(db, copy("excel-bom-crlf.csv", tmp_path), LIST)
+    assert counts(summary) == {"rows": 2, "created": 2, "subscribed": 2}
+    assert people(db)["dee@example.com"]["name"] == "Dee, Dawn"
+    assert people(db)["dee@example.com"]["attributes"] == {"city": "Oslo"}
+
+
+def test_header_errors_stop_before_anything_is_stored(db: Database, tmp_path: Path) -> None:
+    path = write(tmp_path, "mail,name\nann@example.com,Ann\n")
+    with pytest.raises(CsvRowError, match=r'in.csv:1: bad header: no "email" column'):
+        import_subscribers(db, path, LIST)
+    assert people(db) == {}
+
+
+def test_unknown_list_is_not_found(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="no list"):
+        import_subscribers(db, write(tmp_path, "email\na@example.com\n"), "nope")
+
+
+def test_a_failing_batch_leaves_earlier_batches_committed(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dispatch.subscribers import csv_import
+
+    lines = "".join(f"p{i}@example.com\n" for i in range(5))
+    path = write(tmp_path, "email\n" + lines)
+    real = csv_import.merge_batch
+    calls = []
+
+    def flaky(connection, list_id, rows, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(rows))
+        real(connection, list_id, rows, **kwargs)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(csv_import, "merge_batch", flaky)
+    with pytest.raises(RuntimeError):
+        import_subscribers(db, path, LIST, batch_size=2)
+    assert set(people(db)) == {"p0@example.com", "p1@example.com"}
+    monkeypatch.setattr(csv_import, "merge_batch", real)
+    rerun = import_subscribers(db, path, LIST, batch_size=2)
+    assert (rerun.already, rerun.subscribed) == (2, 3)
+
+
+def test_worker_processes_give_the_same_result(db: Database, tmp_path: Path) -> None:
+    from dispatch.subscribers import checking
+
+    rows = [f"w{i}@example.com,W {i}" if i % 7 else f"bad {i},X" for i in range(50)]
+    path = write(tmp_path, "email,name\n" + "\n".join(rows) + "\n")
+    seen: list[Reject] = []
+    original = checking.CHUNK
+    checking.CHUNK = 4  # many chunks in flight, returned in order
+    try:
+        summary = import_subscribers(db, path, LIST, workers=1, batch_size=6, on_reject=seen.append)
+    finally:
+        checking.CHUNK = original
+    assert [r.line for r in seen] == [i + 2 for i in range(50) if i % 7 == 0]
+    assert (summary.subscribed, summary.rejected) == (42, 8)
+    assert people(db)["w13@example.com"]["name"] == "W 13"
