@@ -13,12 +13,14 @@ from datetime import datetime
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from dispatch.config import Settings
 from dispatch.errors import StoreError
 from dispatch.store.database import Database, check_connection
 from dispatch.store.types import utcnow
-from dispatch.web import webhooks
+from dispatch.web import feeds, public, subscribe, webhooks
+from dispatch.web.pages import STATIC_PREFIX, Pages, static_folder
 
 
 def create_app(
@@ -41,7 +43,12 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
+    app.state.pages = Pages(settings)
     app.include_router(webhooks.build_router(settings))
+    app.include_router(feeds.router)
+    app.include_router(subscribe.router)
+    app.include_router(public.router)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=static_folder()), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     return app
 

@@ -1,0 +1,7 @@
+"""Routes: public (filled in by issue 5)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
