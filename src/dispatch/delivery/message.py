@@ -1,16 +1,20 @@
 """`CampaignMessage`: one campaign's `PreparedEmail` plus its list's headers, able to
-produce each recipient's complete message (`as_bytes`) or the parts an API sender
-personalises server-side (`substituted` + `substitutions`)."""
+produce each recipient's complete message (`as_bytes`, through the precomputed
+`wire.WireTemplate`) or the parts an API sender personalises server-side
+(`substituted` + `substitutions`). `as_email_message` is the slow reference build
+(an `EmailMessage` per recipient) the fast path is checked against."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import EmailMessage
 from html import escape
 
 from dispatch.delivery.base import Envelope, Substituted
 from dispatch.delivery.mime import ListHeaders, Mailbox, build_message, header_text, list_id
+from dispatch.delivery.wire import WireTemplate
 from dispatch.render.prepared import PreparedEmail
 
 
@@ -40,6 +44,15 @@ class CampaignMessage:
         self.mailing_list = mailing_list
         self.date = date
         self._reply_to = reply_to
+        self.wire = WireTemplate(
+            prepared,
+            sender=sender,
+            subject=self.subject,
+            date=date,
+            list_id=list_id(mailing_list.slug, mailing_list.name, mailing_list.site_url),
+            reply_to=reply_to,
+            unsubscribe_mailto=mailing_list.unsubscribe_mailto,
+        )
 
     @property
     def from_email(self) -> str:
@@ -58,9 +71,13 @@ class CampaignMessage:
         return " ".join(header_text(self.prepared.subject).split())
 
     def as_bytes(self, envelope: Envelope) -> bytes:
+        return self.wire.render(envelope)
+
+    def as_email_message(self, envelope: Envelope) -> EmailMessage:
+        """The same message built the slow, obviously correct way (for checks only)."""
         html, text = self.prepared.fill(envelope.recipient)
         recipient = envelope.recipient
-        message = build_message(
+        return build_message(
             sender=self.sender,
             to=Mailbox(recipient.email, recipient.name),
             subject=self.prepared.subject,
@@ -71,7 +88,6 @@ class CampaignMessage:
             date=self.date,
             message_id=envelope.message_id,
         )
-        return message.as_bytes()
 
     def personal_headers(self, envelope: Envelope) -> Mapping[str, str]:
         headers = self._list_headers(envelope)
