@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 from email_validator import EmailNotValidError, validate_email
+from limits import parse_many
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -65,6 +66,16 @@ def _email(value: str) -> str:
         raise ValueError(f'"{value}" is not an email address ({exc})') from exc
 
 
+def _rate_limits(value: str) -> str:
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(
+            f'"{value}" is not a rate limit such as "10/minute" or "10/minute;50/hour"'
+        ) from None
+    return value
+
+
 def _slug(value: str) -> str:
     if not SLUG_RE.match(value):
         raise ValueError(f'"{value}" is not a slug (lower-case letters, digits and hyphens)')
@@ -88,6 +99,7 @@ Cron = Annotated[str, AfterValidator(_cron)]
 Email = Annotated[str, AfterValidator(_email)]
 Slug = Annotated[str, AfterValidator(_slug)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+RateLimits = Annotated[str, AfterValidator(_rate_limits)]
 
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:
@@ -197,6 +209,9 @@ class DeliverySettings(Section):
 class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Sign-ups at /subscribe one client IP, and one email address, may make (`limits` syntax).
+    subscribe_rate_per_ip: RateLimits = "10/minute;60/hour"
+    subscribe_rate_per_address: RateLimits = "3/minute;10/hour"
 
 
 class FeedsSettings(Section):

@@ -15,6 +15,7 @@ The tree::
     │                                  an email address is malformed (email-validator's reason)
     ├── RenderError                    a template cannot be rendered or compiled (names it)
     ├── PublishError                   a static file cannot be written or removed (path)
+    ├── CampaignError                  a campaign cannot do what was asked (id, status, why)
     └── TokenError(DispatchError, ValueError)
         │                              a signed link token is forged, tampered or malformed
         └── TokenExpired               a signed link token is genuine but too old
@@ -79,6 +80,10 @@ class TokenError(DispatchError, ValueError):
 
 class TokenExpired(TokenError):
     """A signed link token is genuine but older than its purpose allows."""
+
+
+class CampaignError(DispatchError):
+    """A campaign cannot be created, started, paused, resumed or cancelled as asked."""
 
 
 class PublishError(DispatchError):

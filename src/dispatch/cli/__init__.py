@@ -9,7 +9,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from dispatch.cli import articles, feeds, lists, preview, setup, subscribers
+from dispatch.cli import articles, campaigns, feeds, lists, preview, send, setup, subscribers
 from dispatch.cli.context import AppContext, errors
 from dispatch.errors import DispatchError
 
@@ -56,6 +56,8 @@ app.add_typer(articles.app, name="articles")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(preview.app, name="preview")
 app.add_typer(feeds.app, name="feeds")
+app.add_typer(send.app, name="send")
+app.add_typer(campaigns.app, name="campaigns")
 
 
 def main() -> None:

@@ -154,6 +154,8 @@ class Subscription(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last confirmation mail sent for it: at most one an hour (a sign-up flood).
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     mailing_list: Mapped[MailingList] = relationship()
@@ -188,6 +190,7 @@ class DeliveryStatus(enum.StrEnum):
     SENDING = "sending"  # handed over; if a crash leaves it here, it is "in doubt"
     SENT = "sent"  # the provider accepted it
     FAILED = "failed"  # permanent failure, or retries exhausted
+    SKIPPED = "skipped"  # never handed over: unsubscribed/suppressed since freezing, or cancelled
     BOUNCED = "bounced"  # the provider reported a bounce later
 
 
@@ -219,6 +222,9 @@ class Campaign(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text)
     recipients_total: Mapped[int] = mapped_column(Integer, default=0)
     in_doubt: Mapped[int] = mapped_column(Integer, default=0)  # possible duplicates after crashes
+    # The process sending it now ("host:pid:nonce") and when it last showed it was alive.
+    runner: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

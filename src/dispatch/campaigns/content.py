@@ -1,0 +1,70 @@
+"""What a campaign says: its `PreparedEmail`, rendered from the campaign's row.
+
+Digests and one-off articles use the built-in renderer; a one-off note (a subject and a
+Markdown body written by an editor) is rendered with markdown-it-py, sanitised like any
+article body, and laid out by the `email/note.*` templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.errors import CampaignError
+from dispatch.ingest.markdown import renderer as markdown_renderer
+from dispatch.ingest.sanitize import sanitize_html
+from dispatch.ingest.text import html_to_text, trim
+from dispatch.render.email import PREHEADER_CHARS, EmailRenderer
+from dispatch.render.prepared import PreparedEmail
+from dispatch.store.models import Article, Campaign, CampaignKind
+
+TEST_PREFIX = "[TEST] "
+
+
+class CampaignRenderer(EmailRenderer):
+    """`EmailRenderer` plus one-off notes."""
+
+    def note(self, list_slug: str, subject: str, body_markdown: str, key: str) -> PreparedEmail:
+        item = self.settings.list(list_slug)
+        html = sanitize_html(markdown_renderer().render(body_markdown), self.urls.home())
+        text = html_to_text(html)
+        extra = {"note_html": Markup(html), "note_text": text}
+        subject = " ".join(subject.split())
+        preheader = trim(" ".join(text.split()), PREHEADER_CHARS)
+        return self._prepare("note", item, key, subject, preheader, None, extra)
+
+
+def render_campaign(
+    renderer: CampaignRenderer, session: Session, campaign: Campaign, now: datetime
+) -> PreparedEmail:
+    """The campaign's message as it would be sent now ("[TEST] " subject for tests)."""
+    list_slug = campaign.mailing_list.slug
+    if campaign.body_markdown is not None:
+        subject = campaign.subject.removeprefix(TEST_PREFIX)
+        prepared = renderer.note(list_slug, subject, campaign.body_markdown, campaign.key)
+    elif campaign.kind == CampaignKind.DIGEST:
+        articles = load_articles(session, campaign)
+        prepared = renderer.digest(list_slug, articles, campaign.key, issue_date=now)
+    else:
+        (article,) = load_articles(session, campaign)
+        prepared = renderer.article(article, list_slug, campaign.key)
+    if campaign.test_to:
+        prepared = replace(prepared, subject=TEST_PREFIX + prepared.subject)
+    return prepared
+
+
+def load_articles(session: Session, campaign: Campaign) -> list[Article]:
+    """The campaign's articles in its order; CampaignError when one has been deleted."""
+    ids = list(campaign.article_ids)
+    found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing or not ids:
+        raise CampaignError(
+            f"campaign {campaign.id}: article(s) {missing or ids} no longer exist; "
+            "cancel it and create a new one"
+        )
+    return [found[i] for i in ids]

@@ -1,0 +1,182 @@
+"""Creating campaigns: a list's digest, a one-off article, a one-off note, test sends.
+
+A digest carries the list's articles published since its previous digest (the latest
+non-test digest of the list that was sent or is on its way: scheduled, sending or
+paused — so that no article goes out twice), or, for a list's first digest, since one
+schedule period back. The cut-off is exact: a digest selects articles published up to
+its own `created_at`, and the next one starts there. Nothing new → no campaign.
+
+Every campaign is created as a draft, or `scheduled` when given a time (never in the
+past); `start.start_campaign` renders and freezes it when sending begins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.campaigns import lifecycle
+from dispatch.campaigns.content import TEST_PREFIX, CampaignRenderer, render_campaign
+from dispatch.config import Settings
+from dispatch.errors import CampaignError, NotFound
+from dispatch.lists import get_list
+from dispatch.render.digest import default_since, select_articles
+from dispatch.store.models import (
+    Article,
+    ArticleSlug,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    MailingList,
+)
+from dispatch.subscribers.addresses import normalise_address
+
+ON_ITS_WAY = (
+    CampaignStatus.SENT,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+    CampaignStatus.SCHEDULED,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the editor wants it sent."""
+
+    test_to: str | None = None  # send only to this address, marked as a test
+    at: datetime | None = None  # schedule for this (UTC-aware) time instead of a draft
+    period_key: str | None = None  # the scheduler's idempotency key for a digest period
+
+
+@dataclass(frozen=True)
+class Created:
+    campaign: Campaign
+    warnings: tuple[str, ...] = ()  # from rendering (e.g. a digest trimmed to fit)
+
+
+@dataclass(frozen=True)
+class DigestPlan:
+    list_slug: str
+    since: datetime
+    until: datetime
+    articles: list[Article] = field(default_factory=list)
+
+
+def plan_digest(session: Session, settings: Settings, list_slug: str, now: datetime) -> DigestPlan:
+    """The articles a digest of `list_slug` would carry if created at `now`."""
+    item = settings.list(list_slug)
+    mailing_list = get_list(session, list_slug)
+    previous = session.scalar(
+        select(Campaign.created_at)
+        .where(
+            Campaign.list_id == mailing_list.id,
+            Campaign.kind == CampaignKind.DIGEST,
+            Campaign.test_to.is_(None),
+            Campaign.status.in_(ON_ITS_WAY),
+        )
+        .order_by(Campaign.created_at.desc())
+        .limit(1)
+    )
+    since = previous or default_since(item.schedule, settings.list_timezone(item), now)
+    return DigestPlan(list_slug, since, now, select_articles(session, item.sections, since, now))
+
+
+def create_digest(
+    session: Session, settings: Settings, plan: DigestPlan, options: Options = Options()
+) -> Created | None:
+    """A digest campaign of the planned articles; None when there are none."""
+    if not plan.articles:
+        return None
+    ids = [a.id for a in plan.articles]
+    draft = Draft(plan.list_slug, CampaignKind.DIGEST, plan.articles[0].title, ids)
+    return _create(session, settings, draft, options, plan.until)
+
+
+def create_article(
+    session: Session,
+    settings: Settings,
+    article_slug: str,
+    list_slug: str,
+    now: datetime,
+    options: Options = Options(),
+) -> Created:
+    article = find_article(session, article_slug)
+    draft = Draft(list_slug, CampaignKind.ONE_OFF, article.title, [article.id])
+    return _create(session, settings, draft, options, now)
+
+
+def create_note(
+    session: Session,
+    settings: Settings,
+    list_slug: str,
+    subject: str,
+    body_markdown: str,
+    now: datetime,
+    options: Options = Options(),
+) -> Created:
+    if not subject.strip() or not body_markdown.strip():
+        raise CampaignError("a note needs a subject and a body")
+    draft = Draft(list_slug, CampaignKind.ONE_OFF, subject, [], body_markdown)
+    return _create(session, settings, draft, options, now)
+
+
+def find_article(session: Session, slug: str) -> Article:
+    row = session.scalar(select(Article).where(Article.slug == slug))
+    if row is None:
+        old = session.get(ArticleSlug, slug)
+        row = old.article if old is not None else None
+    if row is None:
+        raise NotFound(f'no article with slug "{slug}" (see `dispatch articles list`)')
+    return row
+
+
+@dataclass(frozen=True)
+class Draft:
+    list_slug: str
+    kind: CampaignKind
+    subject: str
+    article_ids: list[int]
+    body_markdown: str | None = None
+
+
+def _create(
+    session: Session, settings: Settings, draft: Draft, options: Options, now: datetime
+) -> Created:
+    settings.list(draft.list_slug)  # ConfigError for a list no longer configured
+    mailing_list: MailingList = get_list(session, draft.list_slug)
+    test_to = normalise_address(options.test_to) if options.test_to else None
+    campaign = Campaign(
+        list_id=mailing_list.id,
+        mailing_list=mailing_list,
+        kind=draft.kind,
+        status=CampaignStatus.DRAFT,
+        subject=(TEST_PREFIX if test_to else "") + " ".join(draft.subject.split()),
+        preheader="",
+        article_ids=draft.article_ids,
+        body_markdown=draft.body_markdown,
+        test_to=test_to,
+        period_key=options.period_key,
+        recipients_total=0,
+        in_doubt=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(campaign)
+    if options.at is not None:
+        schedule(campaign, options.at, now)
+    session.flush()
+    prepared = render_campaign(CampaignRenderer(settings), session, campaign, now)
+    campaign.subject, campaign.preheader = prepared.subject, prepared.preheader
+    return Created(campaign, prepared.warnings)
+
+
+def schedule(campaign: Campaign, at: datetime, now: datetime) -> None:
+    if at.tzinfo is None:
+        raise CampaignError("a schedule time must carry its time zone")
+    if at <= now:
+        raise CampaignError(f"cannot schedule campaign for {at.isoformat()}: that is in the past")
+    lifecycle.move(campaign, CampaignStatus.SCHEDULED)
+    campaign.scheduled_at = at

@@ -1,0 +1,56 @@
+"""Claimed ledger rows → `Envelope`s: signed links and a stable Message-ID per delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dispatch.campaigns.ledger import Claimed
+from dispatch.config import Settings
+from dispatch.delivery.base import Envelope
+from dispatch.delivery.message import message_id
+from dispatch.render.recipients import signed_recipient
+from dispatch.tokens import Tokens
+from dispatch.urls import Urls
+
+# A test send has no subscriber: its links carry id 0, which never verifies.
+NO_SUBSCRIBER = 0
+
+
+@dataclass(frozen=True)
+class RecipientLinks:
+    """What signing a recipient's unsubscribe and preferences links takes."""
+
+    tokens: Tokens
+    urls: Urls
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RecipientLinks:
+        return cls(Tokens(settings.secret_key), Urls(settings.site.base_url))
+
+
+@dataclass(frozen=True)
+class EnvelopeMaker:
+    """Builds the envelopes of one campaign."""
+
+    links: RecipientLinks
+    campaign_id: int
+    campaign_key: str
+    list_slug: str
+    domain: str  # of the From address: the right-hand side of every Message-ID
+
+    def make(self, rows: Sequence[Claimed]) -> list[Envelope]:
+        return [self._one(row) for row in rows]
+
+    def _one(self, row: Claimed) -> Envelope:
+        recipient = signed_recipient(
+            subscriber_id=row.subscriber_id or NO_SUBSCRIBER,
+            email=row.email,
+            name=row.name,
+            attributes=row.attributes,
+            list_slug=self.list_slug,
+            tokens=self.links.tokens,
+            urls=self.links.urls,
+        )
+        mid = message_id(self.campaign_key, row.id, self.domain)
+        return Envelope(row.id, self.campaign_id, recipient, mid)

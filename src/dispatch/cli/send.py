@@ -1,0 +1,161 @@
+"""`dispatch send …`: a list's digest, one article or a written note — now, as a test,
+or at a set time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.markup import escape
+from sqlalchemy.orm import Session
+
+from dispatch.campaigns import Options, control, create_article, create_digest, create_note
+from dispatch.campaigns.create import Created, plan_digest
+from dispatch.campaigns.recipients import count_audience
+from dispatch.campaigns.start import start_campaign
+from dispatch.cli.campaigns import WAIT_HELP, run_with_progress
+from dispatch.cli.context import AppContext, app_context, console, errors
+from dispatch.errors import CampaignError
+from dispatch.store.types import utcnow
+
+app = typer.Typer(
+    help="Send a list's digest, an article or a note (now, as a test, or later).",
+    no_args_is_help=True,
+)
+LIST_HELP = "The list to send to."
+TEST_HELP = "Send only to this address, marked as a test; the list is not touched."
+AT_HELP = "Schedule instead (ISO 8601, e.g. 2026-12-01T07:00; no offset = site time zone)."
+Make = Callable[[Session, datetime, Options], Created | None]
+
+
+@app.command("digest")
+def digest(
+    ctx: typer.Context,
+    list_slug: str = typer.Option(..., "--list", help=LIST_HELP),
+    test_to: str | None = typer.Option(None, "--test-to", metavar="EMAIL", help=TEST_HELP),
+    at: str | None = typer.Option(None, "--at", metavar="TIME", help=AT_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
+) -> None:
+    """The list's articles published since its previous digest (nothing new: no send)."""
+    context = app_context(ctx)
+    settings = context.settings()
+
+    def make(session: Session, now: datetime, options: Options) -> Created | None:
+        plan = plan_digest(session, settings, list_slug, now)
+        if not plan.articles:
+            since = plan.since.astimezone(
+                ZoneInfo(settings.list_timezone(settings.list(list_slug)))
+            )
+            console.print(
+                f"Nothing new in {list_slug} since {since:%Y-%m-%d %H:%M %Z}: no campaign created."
+            )
+        return create_digest(session, settings, plan, options)
+
+    _send(context, make, test_to, at, yes, wait)
+
+
+@app.command("article")
+def article(
+    ctx: typer.Context,
+    slug: str = typer.Argument(..., help="The article's slug."),
+    list_slug: str = typer.Option(..., "--list", help=LIST_HELP),
+    test_to: str | None = typer.Option(None, "--test-to", metavar="EMAIL", help=TEST_HELP),
+    at: str | None = typer.Option(None, "--at", metavar="TIME", help=AT_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
+) -> None:
+    """One article on its own."""
+    context = app_context(ctx)
+    settings = context.settings()
+    _send(
+        context,
+        lambda session, now, options: create_article(
+            session, settings, slug, list_slug, now, options
+        ),
+        test_to,
+        at,
+        yes,
+        wait,
+    )
+
+
+@app.command("note")
+def note(
+    ctx: typer.Context,
+    list_slug: str = typer.Option(..., "--list", help=LIST_HELP),
+    subject: str = typer.Option(..., "--subject", help="The subject line."),
+    body: Path = typer.Option(
+        ..., "--body", exists=True, dir_okay=False, help="Markdown file with the body."
+    ),
+    test_to: str | None = typer.Option(None, "--test-to", metavar="EMAIL", help=TEST_HELP),
+    at: str | None = typer.Option(None, "--at", metavar="TIME", help=AT_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
+) -> None:
+    """A one-off message written by an editor: a subject and a Markdown body."""
+    context = app_context(ctx)
+    settings = context.settings()
+    text = body.read_text(encoding="utf-8")
+    _send(
+        context,
+        lambda session, now, options: create_note(
+            session, settings, list_slug, subject, text, now, options
+        ),
+        test_to,
+        at,
+        yes,
+        wait,
+    )
+
+
+def parse_at(value: str, timezone: str) -> datetime:
+    """ISO 8601 with or without an offset; without one, in `timezone`."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise CampaignError(
+            f'--at "{value}" is not an ISO 8601 time (e.g. 2026-12-01T07:00)'
+        ) from exc
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(timezone))
+
+
+def _send(
+    context: AppContext, make: Make, test_to: str | None, at: str | None, yes: bool, wait: bool
+) -> None:
+    settings = context.settings()
+    db = context.database()
+    now = utcnow()
+    when = parse_at(at, settings.site.timezone) if at else None
+    with db.session() as session:
+        created = make(session, now, Options(test_to=test_to, at=when))
+        if created is None:
+            return
+        campaign = created.campaign
+        campaign_id, subject, list_name = campaign.id, campaign.subject, campaign.mailing_list.name
+        count = 1 if campaign.test_to else count_audience(session, campaign.list_id)
+    for warning in created.warnings:
+        errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True, soft_wrap=True)
+    who = f"{test_to} (test)" if test_to else f"{count:,} recipients of {list_name}"
+    verb = f"Schedule for {when:%Y-%m-%d %H:%M %Z}" if when else "Send"
+    if not yes and not typer.confirm(f'{verb} "{subject}" to {who}?'):
+        with db.session() as session:
+            session.delete(control.get_campaign(session, campaign_id))
+        console.print("Nothing sent.")
+        raise typer.Exit(1)
+    if when:
+        console.print(
+            f"Campaign {campaign_id} scheduled for {when:%Y-%m-%d %H:%M %Z} ({who} as of now)."
+        )
+        return
+    with db.session() as session:
+        total = start_campaign(
+            session, control.get_campaign(session, campaign_id), settings, utcnow()
+        )
+    console.print(f"Campaign {campaign_id}: sending to {total:,} recipients.")
+    progress = run_with_progress(context, campaign_id, wait)
+    if progress.status != "sent":
+        raise typer.Exit(1)
