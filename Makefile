@@ -20,6 +20,7 @@ run: $(STAMP)
 	$(BIN)/dispatch subscribers import subscribers/morning-briefing.csv --list morning-briefing --confirmed
 	$(BIN)/dispatch feeds build
 	$(BIN)/dispatch preview digest --list morning-briefing --since 2000-01-01 --out var/preview
+	$(BIN)/dispatch send digest --list morning-briefing --yes
 	$(BIN)/dispatch lists list
 	$(BIN)/dispatch articles list
 

@@ -76,6 +76,23 @@ def test_digest_with_nothing_new_sends_nothing(cli: Cli, db: Database) -> None:
     assert campaigns(db) == []
 
 
+def test_digest_since_reaches_back_to_older_articles(
+    cli: Cli, db: Database, settings: Settings
+) -> None:
+    add_subscribers(db, LIST, 2)
+    add_article(db, "old-news", published_at=utcnow() - timedelta(days=30))
+    add_article(db, "older-news", published_at=utcnow() - timedelta(days=90))
+    assert "Nothing new" in cli("send", "digest", "--list", LIST, "--yes").output
+    since = (utcnow() - timedelta(days=40)).strftime("%Y-%m-%dT%H:%M")
+    result = cli("send", "digest", "--list", LIST, "--since", since, "--yes")
+    assert result.exit_code == 0, result.output
+    [campaign] = campaigns(db)
+    assert len(campaign.article_ids) == 1 and campaign.recipients_total == 2
+    assert len(outbox(settings, campaign.id)) == 2
+    bad = cli("send", "digest", "--list", LIST, "--since", "last week", "--yes")
+    assert bad.exit_code == 2 and '--since "last week" is not an ISO 8601 time' in bad.output
+
+
 def test_digest_test_send_goes_to_the_test_address_only(
     cli: Cli, db: Database, settings: Settings
 ) -> None:

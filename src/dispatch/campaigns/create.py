@@ -65,9 +65,20 @@ class DigestPlan:
     articles: list[Article] = field(default_factory=list)
 
 
-def plan_digest(session: Session, settings: Settings, list_slug: str, now: datetime) -> DigestPlan:
-    """The articles a digest of `list_slug` would carry if created at `now`."""
+def plan_digest(
+    session: Session,
+    settings: Settings,
+    list_slug: str,
+    now: datetime,
+    since: datetime | None = None,
+) -> DigestPlan:
+    """The articles a digest of `list_slug` would carry if created at `now`: those since
+    `since` when given (an editor's choice), else since the previous digest."""
     item = settings.list(list_slug)
+    if since is not None:
+        return DigestPlan(
+            list_slug, since, now, select_articles(session, item.sections, since, now)
+        )
     mailing_list = get_list(session, list_slug)
     previous = session.scalar(
         select(Campaign.created_at)

@@ -35,6 +35,12 @@ Make = Callable[[Session, datetime, Options], Created | None]
 def digest(
     ctx: typer.Context,
     list_slug: str = typer.Option(..., "--list", help=LIST_HELP),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        metavar="TIME",
+        help="Carry articles published after this instead (ISO 8601; no offset = list's zone).",
+    ),
     test_to: str | None = typer.Option(None, "--test-to", metavar="EMAIL", help=TEST_HELP),
     at: str | None = typer.Option(None, "--at", metavar="TIME", help=AT_HELP),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
@@ -43,9 +49,11 @@ def digest(
     """The list's articles published since its previous digest (nothing new: no send)."""
     context = app_context(ctx)
     settings = context.settings()
+    zone = settings.list_timezone(settings.list(list_slug))
+    start = parse_time(since, zone) if since else None
 
     def make(session: Session, now: datetime, options: Options) -> Created | None:
-        plan = plan_digest(session, settings, list_slug, now)
+        plan = plan_digest(session, settings, list_slug, now, since=start)
         if not plan.articles:
             since = plan.since.astimezone(
                 ZoneInfo(settings.list_timezone(settings.list(list_slug)))
@@ -114,11 +122,16 @@ def note(
 
 def parse_at(value: str, timezone: str) -> datetime:
     """ISO 8601 with or without an offset; without one, in `timezone`."""
+    return parse_time(value, timezone, "--at")
+
+
+def parse_time(value: str, timezone: str, option: str = "--since") -> datetime:
+    """ISO 8601 with or without an offset; without one, in `timezone`."""
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise CampaignError(
-            f'--at "{value}" is not an ISO 8601 time (e.g. 2026-12-01T07:00)'
+            f'{option} "{value}" is not an ISO 8601 time (e.g. 2026-12-01T07:00)'
         ) from exc
     return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(timezone))
 
