@@ -9,7 +9,17 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from dispatch.cli import articles, campaigns, feeds, lists, preview, send, setup, subscribers
+from dispatch.cli import (
+    articles,
+    campaigns,
+    feeds,
+    lists,
+    preview,
+    send,
+    serve,
+    setup,
+    subscribers,
+)
 from dispatch.cli.context import AppContext, errors
 from dispatch.errors import DispatchError
 
@@ -58,6 +68,7 @@ app.add_typer(preview.app, name="preview")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(send.app, name="send")
 app.add_typer(campaigns.app, name="campaigns")
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(subscribe.router)
     app.include_router(public.router)
+    app.add_exception_handler(404, public.not_found)
     app.mount(STATIC_PREFIX, StaticFiles(directory=static_folder()), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     return app
