@@ -1,4 +1,4 @@
-# The two commands: `make run` (set up, then run Dispatch on SQLite + the outbox)
+# The two commands: `make run` (set up, load the samples, then serve Dispatch on SQLite + the outbox)
 # and `make test` (set up, then lint and run the whole test suite).
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,6 +23,7 @@ run: $(STAMP)
 	$(BIN)/dispatch send digest --list morning-briefing --yes
 	$(BIN)/dispatch lists list
 	$(BIN)/dispatch articles list
+	$(BIN)/dispatch serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

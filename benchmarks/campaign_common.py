@@ -9,16 +9,20 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from dispatch import config
 from dispatch.campaigns import create_article, start_campaign
+from dispatch.campaigns.envelopes import EnvelopeMaker, RecipientLinks
+from dispatch.campaigns.ledger import Claimed
+from dispatch.campaigns.snapshot import thaw
 from dispatch.config import Settings
+from dispatch.delivery.base import Envelope, OutgoingMessage
 from dispatch.lists import get_list, sync_lists
 from dispatch.setup import default_config_text
 from dispatch.store import migrate
 from dispatch.store.database import Database
-from dispatch.store.models import Article, ArticleStatus
+from dispatch.store.models import Article, ArticleStatus, Campaign, Delivery, Subscriber
 from dispatch.store.types import utcnow
 
 LIST = "morning-briefing"
@@ -87,3 +91,47 @@ def start(settings: Settings, db: Database) -> int:
         created = create_article(session, settings, "benchmark-story", LIST, utcnow())
         start_campaign(session, created.campaign, settings, utcnow())
         return created.campaign.id
+
+
+def campaign_envelopes(
+    settings: Settings, db: Database, campaign_id: int
+) -> tuple[OutgoingMessage, list[Envelope]]:
+    """The started campaign's message (thawed) and an envelope for every ledger row, as
+    the runner builds them: a reference sender can send the very same bytes."""
+    with db.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None and campaign.snapshot is not None, campaign_id
+        message = thaw(campaign.snapshot, campaign_id)
+        rows = session.execute(
+            select(
+                Delivery.id,
+                Delivery.subscriber_id,
+                Delivery.email,
+                Subscriber.name,
+                Subscriber.attributes,
+            )
+            .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.campaign_id == campaign_id)
+            .order_by(Delivery.id)
+        ).all()
+        domain = message.from_email.rpartition("@")[2]
+        maker = EnvelopeMaker(
+            RecipientLinks.from_settings(settings),
+            campaign_id,
+            campaign.key,
+            campaign.mailing_list.slug,
+            domain,
+        )
+    claimed = [
+        Claimed(r.id, r.subscriber_id, r.email, r.name or "", r.attributes or {}, 0) for r in rows
+    ]
+    return message, maker.make(claimed)
+
+
+def prebuilt_messages(
+    settings: Settings, db: Database, campaign_id: int
+) -> tuple[str, list[tuple[str, bytes]]]:
+    """(envelope sender, [(recipient, wire bytes)]) of every message of the campaign."""
+    message, envelopes = campaign_envelopes(settings, db, campaign_id)
+    built = [(e.recipient.email, message.as_bytes(e)) for e in envelopes]
+    return message.from_email, built

@@ -133,14 +133,7 @@ def test_snapshot_thaws_to_the_same_bytes(db: Database, settings: Settings) -> N
         first, second = thaw(campaign.snapshot, campaign.id), thaw(campaign.snapshot, campaign.id)
     recipient = Recipient("sam@example.com", "Sam", {"city": "Porto"}, "https://u/1", "https://p/1")
     envelope = Envelope(7, campaign.id, recipient, "<k.7@dispatch.example>")
-    assert scrubbed(first.as_bytes(envelope)) == scrubbed(second.as_bytes(envelope))
+    assert first.as_bytes(envelope) == second.as_bytes(envelope)  # boundary included
     assert b"Hello <em>reader</em>" in first.as_bytes(envelope)
     with pytest.raises(CampaignError, match="no usable message snapshot"):
         thaw(None, 5)
-
-
-def scrubbed(data: bytes) -> bytes:
-    """The message with its MIME boundary (random per build) replaced."""
-    boundary = message_from_bytes(data, policy=default).get_boundary()
-    assert boundary
-    return data.replace(boundary.encode(), b"BOUNDARY")

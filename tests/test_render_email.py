@@ -87,7 +87,7 @@ def test_every_email_has_the_required_structure(renderer: EmailRenderer, kind: s
     links = {a.text_content().strip(): a.get("href") for a in tree.iter("a")}
     assert links["Unsubscribe"] == f"{BASE}/unsubscribe/tok1.sig"
     assert links["Manage your preferences"] == f"{BASE}/preferences/pref1.sig"
-    assert links["View in your browser"].startswith(f"{BASE}/archive/morning-briefing/")
+    assert links["View in your browser"].startswith(f"{BASE}/archive/morning-briefing")
     unsubscribe = next(a for a in tree.iter("a") if a.text_content().strip() == "Unsubscribe")
     for element in [unsubscribe, *unsubscribe.iterancestors()]:
         assert "display:none" not in (element.get("style") or "").replace(" ", "")
@@ -99,7 +99,7 @@ def test_every_email_has_the_required_structure(renderer: EmailRenderer, kind: s
         assert url.startswith(("https://", "mailto:")), url
 
     assert f"{BASE}/unsubscribe/tok1.sig" in text and f"{BASE}/preferences/pref1.sig" in text
-    assert "1 Example Street" in text and "/archive/morning-briefing/" in text
+    assert "1 Example Street" in text and "/archive/morning-briefing" in text
 
 
 def test_no_placeholder_survives_a_fill(renderer: EmailRenderer) -> None:
@@ -266,3 +266,14 @@ def test_builtin_templates_are_the_top_level_folder() -> None:
     for kind in KINDS:
         assert (top / "email" / f"{kind}.mjml.j2").is_file()
         assert (top / "email" / f"{kind}.txt.j2").is_file()
+
+
+def test_transactional_mail_links_the_lists_archive_for_view_in_browser(
+    settings: Settings,
+) -> None:
+    renderer = EmailRenderer(settings)
+    for prepared in (renderer.confirm("morning-briefing"), renderer.welcome("morning-briefing")):
+        html, text = prepared.fill(Recipient(email="a@example.org"))
+        archive = f"{settings.site.base_url}/archive/morning-briefing"
+        assert f'href="{archive}"' in html
+        assert f"{archive}/" not in html and f"{archive}/" not in text

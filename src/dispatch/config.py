@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from email_validator import EmailNotValidError, validate_email
 from limits import parse_many
 from pydantic import (
@@ -36,6 +35,7 @@ from pydantic import (
 )
 from slugify import slugify
 
+from dispatch.cron import cron_trigger
 from dispatch.errors import ConfigError
 
 CONFIG_ENV = "DISPATCH_CONFIG"
@@ -53,7 +53,7 @@ def _timezone(value: str) -> str:
 
 def _cron(value: str) -> str:
     try:
-        CronTrigger.from_crontab(value, timezone="UTC")
+        cron_trigger(value, "UTC")
     except ValueError as exc:
         raise ValueError(f'"{value}" is not a cron expression ({exc})') from exc
     return value
@@ -258,6 +258,63 @@ class IngestSettings(Section):
     chrome_lines: tuple[str, ...] = DEFAULT_CHROME
 
 
+def _feed_url(value: str) -> str:
+    """An absolute http(s) URL, kept exactly as written (a feed's trailing slash matters)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f'"{value}" is not an absolute http(s) URL')
+    return value
+
+
+class UpstreamSourceSettings(Section):
+    """One RSS/Atom feed whose entries become articles of `section`."""
+
+    url: Annotated[str, AfterValidator(_feed_url)]
+    section: SectionKey
+    # A stable key for the feed (default: its URL). Articles remember it: change it, and
+    # every entry is imported again as a new article.
+    name: Slug | None = None
+    enabled: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.name or self.url
+
+
+class UpstreamSettings(Section):
+    """Polling of upstream feeds (`[upstream]` and its `[[upstream.sources]]`)."""
+
+    interval_minutes: int = Field(default=30, ge=1)
+    timeout: float = Field(default=20.0, gt=0)  # seconds a fetch may take, all told
+    max_backoff_hours: float = Field(default=24, gt=0)
+    sources: tuple[UpstreamSourceSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> UpstreamSettings:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.key in seen:
+                raise ValueError(f'sources: "{source.key}" is listed twice')
+            seen.add(source.key)
+        return self
+
+
+class SchedulerSettings(Section):
+    """The scheduler (`dispatch serve` or `dispatch scheduler`): digests, feeds, upstream."""
+
+    enabled: bool = True  # false: `dispatch serve` runs the web app only
+    misfire_grace_hours: float = Field(default=6, ge=0)  # a missed digest is sent this late
+    feed_refresh_minutes: float = Field(default=15, gt=0)  # safety-net feed rebuild interval
+    debounce_seconds: float = Field(default=5, gt=0)  # quiet time after an article change
+    run_due_seconds: float = Field(default=30, gt=0)  # scheduled one-offs and resumes
+    shutdown_timeout_seconds: float = Field(default=30, gt=0)  # wait for the batch in flight
+
+
+class LoggingSettings(Section):
+    json_lines: bool = Field(default=False, alias="json")  # one JSON object per line
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
 class ListSettings(Section):
     slug: Slug
     name: str = Field(min_length=1)
@@ -284,6 +341,9 @@ class Settings(Section):
     branding: BrandingSettings = BrandingSettings()
     templates: TemplatesSettings = TemplatesSettings()
     ingest: IngestSettings = IngestSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    logging: LoggingSettings = LoggingSettings()
     lists: tuple[ListSettings, ...] = ()
 
     @model_validator(mode="after")

@@ -16,6 +16,11 @@ The tree::
     ├── RenderError                    a template cannot be rendered or compiled (names it)
     ├── PublishError                   a static file cannot be written or removed (path)
     ├── CampaignError                  a campaign cannot do what was asked (id, status, why)
+    ├── UpstreamError                  an upstream feed cannot be fetched or parsed (url, why)
+    ├── SchedulerLocked                another scheduler already runs for this database (holder)
+    ├── AuthError                      a login, session cookie or API token is refused (why)
+    ├── AccountError(DispatchError, ValueError)
+    │                                  an editor or API token cannot be created or changed (why)
     └── TokenError(DispatchError, ValueError)
         │                              a signed link token is forged, tampered or malformed
         └── TokenExpired               a signed link token is genuine but too old
@@ -88,3 +93,25 @@ class CampaignError(DispatchError):
 
 class PublishError(DispatchError):
     """A static file (a feed) cannot be written or removed; names the path."""
+
+
+class SchedulerLocked(DispatchError):
+    """Another scheduler already runs for this database; `str()` names the holder."""
+
+
+class UpstreamError(DispatchError):
+    """An upstream RSS/Atom feed cannot be fetched or parsed; names the URL and why."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url}: {reason}")
+
+
+class AuthError(DispatchError):
+    """A login, a session cookie or an API token is refused; `str()` says why (for logs)."""
+
+
+class AccountError(DispatchError, ValueError):
+    """An editor or API token cannot be created or changed as asked (duplicate, weak password,
+    unknown scope); `str()` names it and says why."""

@@ -16,6 +16,7 @@ feed.json) under `feeds.public_dir`, and the folders it leaves empty there.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from contextlib import suppress
@@ -27,6 +28,7 @@ import httpx
 
 from dispatch.config import Settings
 from dispatch.errors import PublishError
+from dispatch.logs import event
 from dispatch.render.feed_ids import FEED_FILENAMES, GROUP_FOLDERS
 from dispatch.render.feeds import FeedFile
 from dispatch.store.types import utcnow
@@ -41,6 +43,7 @@ from dispatch.websub import (
     still_wanted,
 )
 
+log = logging.getLogger(__name__)
 FILE_MODE = 0o644  # world-readable: a web server or CDN sync serves these files
 
 
@@ -82,6 +85,14 @@ def publish_feeds(
     report.deleted = remove_orphans(root, {file.path for file in files})
     if ping:
         report.pings, report.pending = _ping(settings, files, report.changed, client, now)
+    event(
+        log,
+        "feeds.published",
+        files=len(report.files),
+        changed=len(report.changed),
+        deleted=len(report.deleted),
+        pings_failed=len(report.pending),
+    )
     return report
 
 

@@ -31,6 +31,10 @@ class Urls:
     def confirm(self, token: str) -> str:
         return f"{self.base_url}/confirm/{_segment(token)}"
 
+    def archive_list(self, list_slug: str) -> str:
+        """A list's archive: its sent campaigns, newest first."""
+        return f"{self.base_url}/archive/{_segment(list_slug)}"
+
     def archive(self, list_slug: str, campaign_key: str) -> str:
         """The "view in browser" copy of one campaign of one list."""
         return f"{self.base_url}/archive/{_segment(list_slug)}/{_segment(campaign_key)}"

@@ -11,6 +11,8 @@ and the clock are injected.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +28,13 @@ from dispatch.campaigns.snapshot import thaw
 from dispatch.config import DeliverySettings
 from dispatch.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
 from dispatch.errors import CampaignError
+from dispatch.logs import event
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign, CampaignStatus
 from dispatch.store.types import utcnow
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,10 @@ class CampaignRunner:
         options: RunOptions | None = None,
         clock: Clock = utcnow,
         hooks: Hooks | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.db, self.sender, self.links, self.clock = db, sender, links, clock
+        self.stop = stop  # set (SIGTERM): return between batches; a resume carries on
         self.options = options or RunOptions()
         self.hooks = hooks or Hooks()
         self.me = lease.new_runner_id()
@@ -86,11 +92,14 @@ class CampaignRunner:
         if isinstance(begun, Progress):
             return begun
         progress, message, maker = begun
+        self.hooks.on_progress(progress)  # the starting point, before anything is sent
         try:
             self._loop(campaign_id, progress, message, maker)
         finally:
             with self.db.session() as session:
                 lease.release(session, campaign_id, self.me)
+        if self.stop is not None and self.stop.is_set() and progress.status == "sending":
+            _log(progress, "campaign.interrupted", reason="shutting down; resumes at restart")
         return progress
 
     def _begin(
@@ -128,7 +137,7 @@ class CampaignRunner:
         self, campaign_id: int, progress: Progress, message: OutgoingMessage, maker: EnvelopeMaker
     ) -> None:
         limit = max(1, min(self.options.batch_size, self.sender.max_batch))
-        while True:
+        while self.stop is None or not self.stop.is_set():
             batch = self._claim(campaign_id, progress, limit)
             if batch is None:
                 return
@@ -208,6 +217,7 @@ class CampaignRunner:
                 lifecycle.move(campaign, CampaignStatus.PAUSED)
                 campaign.pause_reason = reason
         progress.status, progress.pause_reason = CampaignStatus.PAUSED.value, reason
+        _log(progress, "campaign.paused", reason=reason)
 
     def _finish_or_wait(self, campaign_id: int, progress: Progress) -> bool:
         """Nothing due now: mark it sent, or wait for retries; False to stop."""
@@ -220,6 +230,7 @@ class CampaignRunner:
                 campaign.finished_at = now
                 progress.status = CampaignStatus.SENT.value
                 progress.waiting, progress.next_retry_at = 0, None
+                _log(progress, "campaign.finished")
                 return False
         assert due is not None
         progress.waiting, progress.next_retry_at = left, due
@@ -230,6 +241,20 @@ class CampaignRunner:
         self.hooks.on_wait(progress, due)
         self.hooks.sleep(min((due - now).total_seconds(), 1.0))
         return True
+
+
+def _log(progress: Progress, name: str, **fields: object) -> None:
+    event(
+        log,
+        name,
+        campaign=progress.campaign_id,
+        recipients=progress.total,
+        sent=progress.sent,
+        failed=progress.failed,
+        skipped=progress.skipped,
+        in_doubt=progress.in_doubt,
+        **fields,
+    )
 
 
 def _get(session, campaign_id: int) -> Campaign:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ and inserts every ledger row (`recipients.py`): either all of it happens, or non
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -17,7 +18,10 @@ from dispatch.campaigns.snapshot import Letterhead, freeze
 from dispatch.config import Settings
 from dispatch.delivery.message import ListIdentity
 from dispatch.delivery.mime import Mailbox
+from dispatch.logs import event
 from dispatch.store.models import Campaign, CampaignStatus
+
+log = logging.getLogger(__name__)
 
 
 def letterhead(settings: Settings, list_slug: str, date: datetime) -> Letterhead:
@@ -44,4 +48,14 @@ def start_campaign(session: Session, campaign: Campaign, settings: Settings, now
     campaign.started_at = now
     campaign.pause_reason = None
     session.flush()
-    return freeze_recipients(session, campaign, now)
+    total = freeze_recipients(session, campaign, now)
+    event(
+        log,
+        "campaign.started",
+        campaign=campaign.id,
+        list=list_slug,
+        kind=str(campaign.kind),
+        recipients=total,
+        period=campaign.period_key,
+    )
+    return total

@@ -12,13 +12,17 @@ from typer.core import TyperGroup
 from dispatch.cli import (
     articles,
     campaigns,
+    editors,
     feeds,
     lists,
     preview,
+    scheduler,
     send,
     serve,
     setup,
     subscribers,
+    tokens,
+    upstream,
 )
 from dispatch.cli.context import AppContext, errors
 from dispatch.errors import DispatchError
@@ -68,7 +72,11 @@ app.add_typer(preview.app, name="preview")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(send.app, name="send")
 app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(upstream.app, name="upstream")
+app.add_typer(editors.app, name="editors")
+app.add_typer(tokens.app, name="tokens")
 app.command("serve")(serve.serve)
+app.command("scheduler")(scheduler.scheduler)
 
 
 def main() -> None:

@@ -1,15 +1,23 @@
 """`dispatch serve`: the web app (pages, feeds, subscribe, webhooks) under uvicorn.
 
 One process, one worker, on `web.host`:`web.port` (or `--host` / `--port`). Feeds are
-served from `feeds.public_dir` as `dispatch feeds build` wrote them.
+served from `feeds.public_dir` as `dispatch feeds build` wrote them. The scheduler
+(digests, scheduled campaigns, feed refresh, upstream polls; `dispatch.scheduler`) runs
+in the same process unless `--no-scheduler` or `[scheduler] enabled = false`; only one
+per database may run, so extra web processes use `--no-scheduler`. SIGTERM/SIGINT:
+uvicorn stops serving, then the scheduler lets the batch in flight finish.
 """
 
 from __future__ import annotations
 
+import signal
+
 import typer
 import uvicorn
 
+from dispatch import logs
 from dispatch.cli.context import app_context, console
+from dispatch.cli.scheduler import LOG_JSON_HELP, start_service, stop_service
 from dispatch.errors import StoreError
 from dispatch.store import migrate
 from dispatch.web import create_app
@@ -27,6 +35,7 @@ def serve(
         False, "--no-scheduler", help="Do not run scheduled jobs in this process."
     ),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log each request."),
+    log_json: bool | None = typer.Option(None, "--log-json/--log-text", help=LOG_JSON_HELP),
 ) -> None:
     """Serve the public site, the feeds and the webhooks over HTTP."""
     context = app_context(ctx)
@@ -39,14 +48,28 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Dispatch is serving {settings.site.title} at http://{shown}:{port}/")
     console.print(f"Public URL (site.base_url): {settings.site.base_url}/")
-    if no_scheduler:
-        console.print("Scheduler: off (--no-scheduler)")
-    uvicorn.run(
-        create_app(settings, database),
-        host=host,
-        port=port,
-        workers=1,
-        access_log=access_log,
-        log_level="info",
-        server_header=False,
-    )
+    logs.configure(settings.logging, log_json)
+    app = create_app(settings, database)
+    service = None
+    if no_scheduler or not settings.scheduler.enabled:
+        why = "--no-scheduler" if no_scheduler else "[scheduler] enabled = false"
+        console.print(f"Scheduler: off ({why})")
+    else:
+        service = app.state.scheduler = start_service(context, app.state.metrics)
+        console.print("Scheduler: on (digests, scheduled campaigns, feeds, upstream polls)")
+        for signum in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises it when done
+            signal.signal(signum, lambda *_: service.context.stop.set())
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            workers=1,
+            access_log=access_log,
+            log_level="info",
+            log_config=None,  # uvicorn's lines go through `dispatch.logs` too
+            server_header=False,
+        )
+    finally:
+        if service is not None:
+            stop_service(service)

@@ -100,11 +100,19 @@ def _claim(source: Source, claimed: dict[str, Path]) -> str:
 
 
 def upsert(
-    session: Session, settings: Settings, source: Source, source_id: str, now: datetime
+    session: Session,
+    settings: Settings,
+    source: Source,
+    source_id: str,
+    now: datetime,
+    kind: str = FILE_SOURCE,
 ) -> Imported:
-    """Create or update the article for `source` inside the caller's transaction."""
+    """Create or update the article for `source` inside the caller's transaction.
+
+    `kind` is the article's `source` column: "file" here, "upstream" for feed entries.
+    """
     article = session.scalar(
-        select(Article).where(Article.source == FILE_SOURCE, Article.source_id == source_id)
+        select(Article).where(Article.source == kind, Article.source_id == source_id)
     )
     slug = choose_slug(session, make_slug(source.meta.slug or source.title), article)
     fields = build_fields(source, slug, settings)
@@ -113,7 +121,7 @@ def upsert(
         return Imported(source.path, Action.UNCHANGED, article.slug, article.uid)
     action = Action.UPDATED if article is not None else Action.CREATED
     if article is None:
-        article = Article(source=FILE_SOURCE, source_id=source_id, created_at=now)
+        article = Article(source=kind, source_id=source_id, created_at=now)
         session.add(article)
     old_slug = article.slug
     _apply(article, fields, digest, now)

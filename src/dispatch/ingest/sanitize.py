@@ -4,10 +4,12 @@ Allowed: ammonia's default formatting tags and attributes. Removed with their
 content: script, style, iframe, svg and other embedding or form elements. Links
 may only be http(s) or mailto; relative href/src/cite values are made absolute
 against the article's URL (feeds and emails must never carry relative links).
+Characters XML forbids are dropped.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -37,6 +39,9 @@ DROP_WITH_CONTENT = frozenset(
 # Layout containers that trafilatura or pasted pages may bring along; their text stays.
 REMOVED_TAGS = frozenset({"nav", "header", "footer", "aside", "center"})
 TAGS = frozenset(nh3.ALLOWED_TAGS) - DROP_WITH_CONTENT - REMOVED_TAGS
+# Characters XML forbids (C0 controls but tab, LF, CR; U+FFFE, U+FFFF): lxml refuses
+# them and feeds must never carry them, so no stored body holds one.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def sanitize_html(html: str, base_url: str) -> str:
@@ -57,4 +62,4 @@ def sanitize_html(html: str, base_url: str) -> str:
         strip_comments=True,
         link_rel="noopener noreferrer",
     )
-    return cleaned.strip()
+    return XML_FORBIDDEN.sub("", cleaned).strip()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.cron import cron_trigger
 from dispatch.store.models import Article, ArticleStatus
 
 # Look-back windows tried in turn to find the schedule's two latest fire times.
@@ -41,7 +41,7 @@ def previous_fire_times(
     schedule: str, timezone: str, now: datetime, count: int = 2
 ) -> list[datetime]:
     """The `count` latest fire times of a crontab at or before `now`, oldest first."""
-    trigger = CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
+    trigger = cron_trigger(schedule, timezone)
     for window in _WINDOWS:
         fires = _fires_between(trigger, now - window, now)
         if len(fires) >= count:

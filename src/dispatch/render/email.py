@@ -118,19 +118,19 @@ class EmailRenderer:
         preheader = _clip(
             f"One click to start receiving {item.name} from {self.settings.site.title}."
         )
-        return self._prepare("confirm", item, "confirm", subject, preheader, None, {})
+        return self._prepare("confirm", item, None, subject, preheader, None, {})
 
     def welcome(self, list_slug: str) -> PreparedEmail:
         item = self.settings.list(list_slug)
         subject = _one_line(f"Welcome to {item.name}")
         preheader = _clip(f"You are subscribed to {item.name}. {item.description}")
-        return self._prepare("welcome", item, "welcome", subject, preheader, None, {})
+        return self._prepare("welcome", item, None, subject, preheader, None, {})
 
     def _prepare(
         self,
         kind: str,
         item: ListSettings,
-        campaign_key: str,
+        campaign_key: str | None,
         subject: str,
         preheader: str,
         issue_date: datetime | None,
@@ -144,9 +144,7 @@ class EmailRenderer:
             "subject": subject,
             "preheader": preheader,
             "issue_date": local_date(issue_date, self.zone) if issue_date else "",
-            "urls": LinkSlots(
-                registry, self.urls.home(), self.urls.archive(item.slug, campaign_key)
-            ),
+            "urls": LinkSlots(registry, self.urls.home(), self._view_url(item.slug, campaign_key)),
             "recipient": RecipientSlots(registry),
             **extra,
         }
@@ -156,6 +154,12 @@ class EmailRenderer:
         html = compile_mjml(clean(self._render(mjml_name, context)), mjml_name)
         text = clean(self._render(text_name, context))
         return PreparedEmail.build(kind, subject, preheader, html, text, registry)
+
+    def _view_url(self, list_slug: str, campaign_key: str | None) -> str:
+        """A campaign's web copy; transactional mail (no campaign) links the list's archive."""
+        if campaign_key is None:
+            return self.urls.archive_list(list_slug)
+        return self.urls.archive(list_slug, campaign_key)
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:

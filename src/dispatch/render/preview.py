@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 from dispatch.config import ListSettings, Settings
@@ -27,9 +28,17 @@ class PreviewFiles:
     html_bytes: int
 
 
-def write_preview(
-    prepared: PreparedEmail, settings: Settings, item: ListSettings, out: Path
-) -> PreviewFiles:
+@dataclass(frozen=True)
+class SampleEmail:
+    """A prepared email filled for the sample recipient: both parts and the whole message."""
+
+    html: str
+    text: str
+    message: EmailMessage
+
+
+def sample_email(prepared: PreparedEmail, settings: Settings, item: ListSettings) -> SampleEmail:
+    """The message exactly as the sample recipient would get it (also for the admin)."""
     urls = Urls(settings.site.base_url)
     recipient = signed_recipient(
         subscriber_id=SAMPLE_ID,
@@ -54,11 +63,18 @@ def write_preview(
         ),
         date=utcnow(),
     )
+    return SampleEmail(html, text, message)
+
+
+def write_preview(
+    prepared: PreparedEmail, settings: Settings, item: ListSettings, out: Path
+) -> PreviewFiles:
+    sample = sample_email(prepared, settings, item)
     out.mkdir(parents=True, exist_ok=True)
     files = PreviewFiles(
-        out / "email.html", out / "email.txt", out / "email.eml", len(html.encode())
+        out / "email.html", out / "email.txt", out / "email.eml", len(sample.html.encode())
     )
-    files.html.write_text(html, encoding="utf-8")
-    files.text.write_text(text, encoding="utf-8")
-    files.eml.write_bytes(message.as_bytes())
+    files.html.write_text(sample.html, encoding="utf-8")
+    files.text.write_text(sample.text, encoding="utf-8")
+    files.eml.write_bytes(sample.message.as_bytes())
     return files

@@ -88,6 +88,8 @@ class Article(Base):
     source: Mapped[str] = mapped_column(String(20))
     source_id: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The Markdown written in the admin or sent through the API (None for imported files).
+    body_markdown: Mapped[str | None] = mapped_column(Text)
 
     old_slugs: Mapped[list[ArticleSlug]] = relationship(
         back_populates="article", cascade="all, delete-orphan", passive_deletes=True
@@ -155,7 +157,7 @@ class Subscription(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last confirmation mail sent for it: at most one an hour (a sign-up flood).
-    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     mailing_list: Mapped[MailingList] = relationship()
@@ -280,3 +282,71 @@ class Event(Base):
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UpstreamStatus(enum.StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"  # the feed answered 410 Gone: never polled again on schedule
+
+
+class UpstreamSource(Base):
+    """The polling state of one configured upstream feed (`[[upstream.sources]]`)."""
+
+    __tablename__ = "upstream_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The feed's name, or its URL as first configured; articles' source_id starts with it.
+    key: Mapped[str] = mapped_column(String(2000), unique=True)
+    config_url: Mapped[str] = mapped_column(Text)  # the URL in config.toml
+    url: Mapped[str] = mapped_column(Text)  # where it is fetched now (after 301/308)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[UpstreamStatus] = mapped_column(
+        _enum(UpstreamStatus), default=UpstreamStatus.ACTIVE
+    )
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row; 0 after a success
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EditorRole(enum.StrEnum):
+    ADMIN = "admin"  # everything, including managing editors and API tokens
+    EDITOR = "editor"  # articles, lists, subscribers, campaigns; not editors or tokens
+
+
+class Editor(Base):
+    """A person who logs in to /admin; the password is stored as an argon2 hash."""
+
+    __tablename__ = "editors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised, lower-case
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[EditorRole] = mapped_column(_enum(EditorRole), default=EditorRole.EDITOR)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Signed session cookies carry it: bumping it (new password, disabled) ends every session.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # since the last success
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token for /api: `dispatch_<prefix>_<secret>`, stored as sha256 of the whole."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)  # unique among live tokens
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # shown in lists, finds the row
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    created_by: Mapped[int | None] = mapped_column(  # NULL: created on the command line
+        ForeignKey("editors.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

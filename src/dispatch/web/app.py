@@ -15,11 +15,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from dispatch import metrics
 from dispatch.config import Settings
 from dispatch.errors import StoreError
 from dispatch.store.database import Database, check_connection
 from dispatch.store.types import utcnow
-from dispatch.web import feeds, public, subscribe, webhooks
+from dispatch.web import admin, admin_auth, api, feeds, public, subscribe, webhooks
 from dispatch.web.pages import STATIC_PREFIX, Pages, static_folder
 
 
@@ -36,21 +37,32 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        admin.shutdown(_app)  # background sends stop between batches
         if owned:
             database.dispose()
 
-    app = FastAPI(title=settings.site.title, lifespan=lifespan)
+    app = FastAPI(
+        title=settings.site.title,
+        lifespan=lifespan,
+        openapi_url=api.OPENAPI_URL,
+        docs_url=api.DOCS_URL,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
     app.state.pages = Pages(settings)
-    app.include_router(webhooks.build_router(settings))
-    app.include_router(feeds.router)
-    app.include_router(subscribe.router)
-    app.include_router(public.router)
+    app.include_router(webhooks.build_router(settings), include_in_schema=False)
+    admin_auth.install(app)
+    admin.install(app)
+    app.include_router(feeds.router, include_in_schema=False)
+    app.include_router(subscribe.router, include_in_schema=False)
+    app.include_router(public.router, include_in_schema=False)
     app.add_exception_handler(404, public.not_found)
     app.mount(STATIC_PREFIX, StaticFiles(directory=static_folder()), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    metrics.mount(app, metrics.Metrics(database))  # GET /metrics, a registry of its own
+    api.install(app)  # last: its JSON error handlers wrap the others for /api paths
     return app
 
 
@@ -61,4 +73,7 @@ async def healthz(request: Request) -> JSONResponse:
         await run_in_threadpool(check_connection, database.engine)
     except StoreError:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    scheduler = getattr(request.app.state, "scheduler", None)  # set by `dispatch serve`
+    if scheduler is not None:
+        return JSONResponse({"status": "ok", "scheduler": scheduler.health()})
     return JSONResponse({"status": "ok"})

@@ -1,7 +1,284 @@
-"""Routes: subscribe (filled in by issue 5)."""
+"""Routes: subscribe, confirm, unsubscribe, preferences. Thin: the rules live in
+`dispatch.subscribers.optin`; mail goes out after the response (`Mailer.deliver` as a
+background task), so a page never waits for the mail server and its timing does not
+tell whether an address was already subscribed.
+
+- `GET /subscribe[?list=slug…]` → the form; `POST /subscribe` → the same "check your
+  inbox" page for every address (new, subscribed, suppressed, or a bot that filled the
+  honeypot), 400 with the form for bad input, 429 over the rate limits.
+- `GET /confirm/<token>` shows one button; only its `POST` confirms, because mail
+  scanners open links in mail (a GET that confirmed would let them opt people in).
+- `GET /unsubscribe/<token>` shows one button; `POST` (that button, or a mail client's
+  RFC 8058 `List-Unsubscribe=One-Click`) unsubscribes at once: 200, no redirect.
+- `GET|POST /preferences/<token>`: lists, name, "unsubscribe from everything".
+- A forged, altered, expired or wrong-purpose token: a 400 page, nothing changed.
+Pages with a token send `Cache-Control: no-store` and `Referrer-Policy: no-referrer`;
+no route sets a cookie. Form posts go back to the page's own URL (no JavaScript).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
+
+from dispatch.config import Settings
+from dispatch.errors import InvalidAddress, NotFound, TokenError, TokenExpired
+from dispatch.subscribers import optin
+from dispatch.subscribers.addresses import normalise_address
+from dispatch.subscribers.transactional import Mail, Mailer
+from dispatch.tokens import Tokens
+from dispatch.web.ratelimit import Refusal, SubscribeLimits
+
+router = APIRouter(tags=["subscribe"])
+HONEYPOT = "website"
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+@dataclass
+class Services:
+    """Built once per app on first use (in the event loop, so never twice)."""
+
+    mailer: Mailer
+    limits: SubscribeLimits
+    tokens: Tokens
+
+
+def services(request: Request) -> Services:
+    state = request.app.state
+    found: Services | None = getattr(state, "optin", None)
+    if found is None:
+        settings: Settings = state.settings
+        limits = SubscribeLimits.from_settings(settings.web)
+        found = Services(Mailer(settings, clock=state.clock), limits, Tokens(settings.secret_key))
+        state.optin = found
+    return found
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    response: HTMLResponse = request.app.state.pages.render(template, status, **context)
+    response.headers.update(PRIVATE)
+    return response
+
+
+async def in_store(request: Request, work: Callable[..., Any], *args: Any) -> Any:
+    """`work(session, *args)` in one short transaction, in the threadpool."""
+    database = request.app.state.database
+
+    def run() -> Any:
+        with database.session() as session:
+            return work(session, *args)
+
+    return await run_in_threadpool(run)
+
+
+def send_later(request: Request, background: BackgroundTasks, mails: list[Mail]) -> None:
+    if mails:
+        background.add_task(services(request).mailer.deliver, request.app.state.database, mails)
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+async def subscribe_form(request: Request, lists: list[str] = Query([], alias="list")):
+    known = {item.slug for item in request.app.state.settings.lists}
+    unknown = [slug for slug in lists if slug not in known]
+    errors = [f'There is no list called "{slug}". Choose from the lists below.' for slug in unknown]
+    chosen = [slug for slug in lists if slug in known]
+    return form_page(request, 404 if unknown else 200, chosen, errors=errors, fixed=not errors)
+
+
+def form_page(
+    request: Request,
+    status: int,
+    chosen: list[str],
+    *,
+    errors: Sequence[str] = (),
+    email: str = "",
+    name: str = "",
+    fixed: bool = False,
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    single = settings.list(chosen[0]) if fixed and len(chosen) == 1 else None
+    return page(
+        request,
+        "subscribe",
+        status,
+        lists=settings.lists,
+        chosen=set(chosen),
+        single=single,
+        errors=list(errors),
+        entered={"email": email, "name": name},  # `name` is taken by Pages.render
+    )
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+async def subscribe(request: Request, background: BackgroundTasks):
+    limits = services(request).limits
+    refused = limits.check_ip(request.client.host if request.client else "unknown")
+    form = await request.form()
+    email, name = str(form.get("email", "")).strip(), str(form.get("name", "")).strip()
+    chosen = [str(value) for value in form.getlist("list")]
+    if refused:
+        return too_many(request, refused, chosen, email, name)
+    settings: Settings = request.app.state.settings
+    known = {item.slug: item for item in settings.lists}
+    if str(form.get(HONEYPOT, "")).strip():  # a bot: look pleased, store nothing
+        return done(request, email, [known[s] for s in dict.fromkeys(chosen) if s in known])
+    errors = form_errors(email, name, chosen, known)
+    if errors:
+        return form_page(request, 400, chosen, errors=errors, email=email, name=name)
+    refused = limits.check_address(email)
+    if refused:
+        return too_many(request, refused, chosen, email, name)
+    now = request.app.state.clock()
+    mails = await in_store(request, optin.sign_up, email, name, chosen, now)
+    send_later(request, background, mails)
+    return done(request, email, [known[s] for s in dict.fromkeys(chosen)])
+
+
+def form_errors(email: str, name: str, chosen: list[str], known: dict[str, Any]) -> list[str]:
+    errors = []
+    try:
+        normalise_address(email)
+    except InvalidAddress:
+        errors.append("Please enter a valid email address, such as name@example.com.")
+    if len(name) > optin.NAME_MAX:
+        errors.append(f"Please shorten your name to {optin.NAME_MAX} characters or fewer.")
+    if not chosen:
+        errors.append("Please choose at least one list.")
+    elif any(slug not in known for slug in chosen):
+        errors.append("One of the chosen lists does not exist any more; please choose again.")
+    return errors
+
+
+def too_many(
+    request: Request, refused: Refusal, chosen: list[str], email: str, name: str
+) -> HTMLResponse:
+    minutes = max(1, round(refused.retry_after / 60))
+    message = (
+        f"Too many sign-ups from {'your network' if refused.scope == 'ip' else 'this address'}"
+        f" in a short time. Please try again in {minutes} minute{'s' if minutes > 1 else ''}."
+    )
+    response = form_page(request, 429, chosen, errors=[message], email=email, name=name)
+    response.headers["Retry-After"] = str(refused.retry_after)
+    return response
+
+
+def done(request: Request, email: str, chosen: list[Any]) -> HTMLResponse:
+    """The one answer to every accepted sign-up, whatever the address's past."""
+    with suppress(InvalidAddress):  # a bot's honeypot post: echo what it typed
+        email = normalise_address(email)
+    return page(request, "subscribe_done", email=email, chosen=chosen)
+
+
+def verified(request: Request, purpose: str, token: str) -> Any:
+    """The token's claim, or the 400 page to answer with."""
+    tokens = services(request).tokens
+    verify = {
+        "confirm": tokens.verify_confirm,
+        "unsubscribe": tokens.verify_unsubscribe,
+        "preferences": tokens.verify_preferences,
+    }[purpose]
+    try:
+        return verify(token)
+    except TokenExpired:
+        return token_error(request, purpose, "expired")
+    except TokenError:
+        return token_error(request, purpose, "invalid")
+
+
+def token_error(request: Request, purpose: str, problem: str) -> HTMLResponse:
+    return page(request, "token_error", 400, purpose=purpose, problem=problem)
+
+
+def list_named(request: Request, slug: str) -> Any:
+    return next((item for item in request.app.state.settings.lists if item.slug == slug), None)
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+async def confirm_page(request: Request, token: str):
+    claim = verified(request, "confirm", token)
+    if isinstance(claim, HTMLResponse):
+        return claim
+    item = list_named(request, claim.list_slug)
+    if item is None:
+        return token_error(request, "confirm", "gone")
+    return page(request, "confirm", item=item, outcome=None)
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+async def confirm(request: Request, token: str, background: BackgroundTasks):
+    claim = verified(request, "confirm", token)
+    if isinstance(claim, HTMLResponse):
+        return claim
+    item = list_named(request, claim.list_slug)
+    now = request.app.state.clock()
+    result = await in_store(request, optin.confirm, claim, now) if item else None
+    if result is None or result.outcome == "gone":
+        return token_error(request, "confirm", "gone")
+    send_later(request, background, [result.mail] if result.mail else [])
+    return page(request, "confirm", item=item, outcome=result.outcome)
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe_page(request: Request, token: str):
+    claim = verified(request, "unsubscribe", token)
+    if isinstance(claim, HTMLResponse):
+        return claim
+    return page(request, "unsubscribe", item=list_named(request, claim.list_slug))
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe(request: Request, token: str):
+    """The button, and RFC 8058 one-click: whatever the body, unsubscribe now."""
+    claim = verified(request, "unsubscribe", token)
+    if isinstance(claim, HTMLResponse):
+        return claim
+    await in_store(request, optin.unsubscribe, claim, request.app.state.clock())
+    item = list_named(request, claim.list_slug)
+    links = services(request).mailer
+    preferences = links.urls.preferences(links.tokens.preferences(claim.subscriber_id))
+    return page(request, "unsubscribed", item=item, preferences_url=preferences)
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+async def preferences_page(request: Request, token: str):
+    return await preferences_response(request, token)
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse)
+async def preferences(request: Request, token: str, background: BackgroundTasks):
+    return await preferences_response(request, token, await request.form(), background)
+
+
+async def preferences_response(
+    request: Request,
+    token: str,
+    form: FormData | None = None,
+    background: BackgroundTasks | None = None,
+) -> HTMLResponse:
+    subscriber_id = verified(request, "preferences", token)
+    if isinstance(subscriber_id, HTMLResponse):
+        return subscriber_id
+    offered = [item.slug for item in request.app.state.settings.lists]
+    now = request.app.state.clock()
+    saved = None
+    try:
+        if form is not None and form.get("action") == "leave":
+            saved = "left"
+            await in_store(request, optin.leave_all, subscriber_id, now)
+        elif form is not None and background is not None:
+            saved = "saved"
+            chosen = {str(value) for value in form.getlist("list")}
+            name = str(form.get("name", ""))[: optin.NAME_MAX]
+            args = (subscriber_id, name, chosen, offered, now)
+            send_later(request, background, await in_store(request, optin.save_preferences, *args))
+        found = await in_store(request, optin.load_preferences, subscriber_id, offered)
+    except NotFound:
+        return token_error(request, "preferences", "gone")
+    return page(request, "preferences", prefs=found, saved=saved)

@@ -1,0 +1,273 @@
+"""Opting in and out by the subscribers themselves (web pages now, the REST API later).
+
+Each function runs inside the caller's transaction (keep it short: no mail is sent
+here) and returns the `Mail`s the caller must send afterwards (`transactional.Mailer`).
+
+- `sign_up`: a suppressed address gets nothing and nothing is stored. A new
+  subscription to a double opt-in list is pending and gets a confirmation mail; to a
+  list without double opt-in it is confirmed at once and gets a welcome mail. An
+  address that unsubscribed from a list must confirm by mail to come back, whatever
+  the list's setting (anyone can type anyone's address). A confirmed subscription is
+  left alone. Confirmation mails go out at most once an hour per mailbox and list,
+  however its address is capitalised (`transactional.claim_confirmation`).
+  An existing subscriber's name is never changed by a sign-up form.
+- `confirm`: pending → confirmed, with a welcome mail, exactly once.
+- `unsubscribe`: → unsubscribed at once; idempotent.
+- `load_preferences` / `save_preferences` / `leave_all`: the person holding a
+  preferences link proved they read that mailbox, so lists they tick are confirmed
+  at once (with a welcome mail) and lists they untick are left.
+Concurrent requests for the same address are safe: rows are created with INSERT … ON
+CONFLICT DO NOTHING, every status change is one conditional UPDATE, and sign-ups for
+one mailbox take turns (SQLite: one writer at a time; PostgreSQL: an advisory lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from dispatch.errors import NotFound
+from dispatch.lists import get_list
+from dispatch.store.models import (
+    MailingList,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+)
+from dispatch.subscribers.addresses import clean_name, lookup_forms, normalise_address
+from dispatch.subscribers.transactional import Mail, claim_confirmation
+from dispatch.tokens import ListClaim
+
+NAME_MAX = 200
+MAILBOX_LOCKS = 0x5D15  # PostgreSQL advisory lock namespace: one sign-up per mailbox at a time
+PENDING, CONFIRMED = SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED
+UNSUBSCRIBED = SubscriptionStatus.UNSUBSCRIBED
+
+
+def sign_up(
+    session: Session, email: str, name: str, list_slugs: Sequence[str], now: datetime
+) -> list[Mail]:
+    """Subscribe `email` to the lists; InvalidAddress or NotFound (unknown list) on bad input."""
+    address = normalise_address(email)
+    rows = [get_list(session, slug) for slug in dict.fromkeys(list_slugs)]
+    if not rows or is_suppressed(session, address):
+        return []
+    _lock_mailbox(session, address)
+    _insert_ignore(
+        session,
+        Subscriber,
+        {"email": address, "name": clean_name(name)[:NAME_MAX], "attributes": {}},
+        ["email"],
+        now,
+    )
+    person = session.execute(
+        select(Subscriber.id, Subscriber.name).where(Subscriber.email == address)
+    ).one()
+    mails = []
+    for row in rows:
+        kind, claimed = _join(session, person.id, address, row, now)
+        if kind:
+            mails.append(Mail(kind, person.id, address, person.name, row.slug, row.id, claimed))
+    return mails
+
+
+def _join(
+    session: Session, subscriber_id: int, address: str, row: MailingList, now: datetime
+) -> tuple[str | None, datetime | None]:
+    status = PENDING if row.double_opt_in else CONFIRMED
+    values = {"subscriber_id": subscriber_id, "list_id": row.id, "status": status}
+    if status is CONFIRMED:
+        values["confirmed_at"] = now
+    if _insert_ignore(session, Subscription, values, ["subscriber_id", "list_id"], now):
+        if status is CONFIRMED:
+            return "welcome", None
+    else:
+        _set_status(session, subscriber_id, [row.id], PENDING, now, only_from=UNSUBSCRIBED)
+    if claim_confirmation(session, subscriber_id, row.id, address, now):
+        return "confirm", now
+    return None, None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    outcome: str  # "confirmed" | "already" (confirmed before) | "left" (unsubscribed) | "gone"
+    mail: Mail | None = None  # the welcome mail to send
+
+
+def confirm(session: Session, claim: ListClaim, now: datetime) -> Confirmation:
+    """Confirm the subscription a confirmation token names."""
+    row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
+    if row is None:
+        return Confirmation("gone")
+    ids = [row.id]
+    if _set_status(session, claim.subscriber_id, ids, CONFIRMED, now, only_from=PENDING):
+        person = session.get_one(Subscriber, claim.subscriber_id)
+        if is_suppressed(session, person.email):
+            return Confirmation("confirmed")
+        mail = Mail("welcome", person.id, person.email, person.name, row.slug, row.id)
+        return Confirmation("confirmed", mail)
+    current = _status(session, claim.subscriber_id, row.id)
+    outcomes = {CONFIRMED: "already", UNSUBSCRIBED: "left"}
+    return Confirmation(outcomes.get(current, "gone") if current else "gone")
+
+
+def unsubscribe(session: Session, claim: ListClaim, now: datetime) -> str:
+    """Leave the list an unsubscribe token names: "unsubscribed", "already" or "gone"."""
+    row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
+    if row is None:
+        return "gone"
+    if _set_status(session, claim.subscriber_id, [row.id], UNSUBSCRIBED, now):
+        return "unsubscribed"
+    return "already" if _status(session, claim.subscriber_id, row.id) else "gone"
+
+
+@dataclass(frozen=True)
+class ListChoice:
+    slug: str
+    name: str
+    description: str
+    status: SubscriptionStatus | None
+
+    @property
+    def chosen(self) -> bool:
+        return self.status in (PENDING, CONFIRMED)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    subscriber_id: int
+    email: str
+    name: str
+    suppressed: bool
+    lists: tuple[ListChoice, ...]
+
+
+def load_preferences(session: Session, subscriber_id: int, offered: Sequence[str]) -> Preferences:
+    """What the preferences page shows; NotFound when the subscriber was erased."""
+    person = session.get(Subscriber, subscriber_id)
+    if person is None:
+        raise NotFound(f"no subscriber {subscriber_id}: erased since the link was sent")
+    on_list = (Subscription.list_id == MailingList.id) & (
+        Subscription.subscriber_id == subscriber_id
+    )
+    found = session.execute(
+        select(MailingList.slug, MailingList.name, MailingList.description, Subscription.status)
+        .outerjoin(Subscription, on_list)
+        .where(MailingList.slug.in_(offered))
+    ).all()
+    by_slug = {slug: ListChoice(slug, name, text, status) for slug, name, text, status in found}
+    choices = tuple(by_slug[slug] for slug in offered if slug in by_slug)
+    suppressed = is_suppressed(session, person.email)
+    return Preferences(person.id, person.email, person.name, suppressed, choices)
+
+
+def save_preferences(
+    session: Session,
+    subscriber_id: int,
+    name: str,
+    chosen: Collection[str],
+    offered: Sequence[str],
+    now: datetime,
+) -> list[Mail]:
+    """Set the name; join the chosen lists, leave the other offered ones. Welcome mails."""
+    person = session.get(Subscriber, subscriber_id)
+    if person is None:
+        raise NotFound(f"no subscriber {subscriber_id}: erased since the link was sent")
+    cleaned = clean_name(name)[:NAME_MAX]
+    if cleaned != person.name:
+        person.name, person.updated_at = cleaned, now
+    suppressed = is_suppressed(session, person.email)
+    rows = session.scalars(select(MailingList).where(MailingList.slug.in_(offered))).all()
+    left = [row.id for row in rows if row.slug not in chosen]
+    _set_status(session, subscriber_id, left, UNSUBSCRIBED, now)
+    mails = []
+    for row in rows:
+        if row.slug in chosen and not suppressed and _join_now(session, subscriber_id, row, now):
+            mails.append(Mail("welcome", person.id, person.email, cleaned, row.slug, row.id))
+    session.flush()
+    return mails
+
+
+def _join_now(session: Session, subscriber_id: int, row: MailingList, now: datetime) -> bool:
+    values = {"subscriber_id": subscriber_id, "list_id": row.id, "status": CONFIRMED}
+    values["confirmed_at"] = now
+    if _insert_ignore(session, Subscription, values, ["subscriber_id", "list_id"], now):
+        return True
+    return _set_status(session, subscriber_id, [row.id], CONFIRMED, now)
+
+
+def leave_all(session: Session, subscriber_id: int, now: datetime) -> int:
+    """Unsubscribe from every list (configured or not); returns how many were left."""
+    return _set_status(session, subscriber_id, None, UNSUBSCRIBED, now)
+
+
+def _lock_mailbox(session: Session, address: str) -> None:
+    """PostgreSQL: sign-ups for one mailbox (any capitalisation) take turns until commit,
+    so that `claim_confirmation` sees every spelling's stamp. SQLite needs nothing:
+    its writers always take turns."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = func.hashtext(address.lower())
+        session.execute(select(func.pg_advisory_xact_lock(MAILBOX_LOCKS, key)))
+
+
+def is_suppressed(session: Session, address: str) -> bool:
+    forms = lookup_forms(address)
+    return session.scalar(select(Suppression.email).where(Suppression.email.in_(forms))) is not None
+
+
+def _status(session: Session, subscriber_id: int, list_id: int) -> SubscriptionStatus | None:
+    return session.scalar(
+        select(Subscription.status).where(
+            Subscription.subscriber_id == subscriber_id, Subscription.list_id == list_id
+        )
+    )
+
+
+def _set_status(
+    session: Session,
+    subscriber_id: int,
+    list_ids: Sequence[int] | None,
+    status: SubscriptionStatus,
+    now: datetime,
+    *,
+    only_from: SubscriptionStatus | None = None,
+) -> int:
+    """One conditional UPDATE (rows already in `status` are untouched); rows changed."""
+    if list_ids is not None and not list_ids:
+        return 0
+    where = [Subscription.subscriber_id == subscriber_id, Subscription.status != status]
+    if list_ids is not None:
+        where.append(Subscription.list_id.in_(list_ids))
+    if only_from is not None:
+        where.append(Subscription.status == only_from)
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status is CONFIRMED:
+        values["confirmed_at"] = now
+    elif status is UNSUBSCRIBED:
+        values["unsubscribed_at"] = now
+    result = session.execute(
+        update(Subscription)
+        .where(*where)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _insert_ignore(
+    session: Session, model: type[Any], values: dict[str, Any], keys: list[str], now: datetime
+) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted (judged by
+    RETURNING: psycopg reports no rowcount for it)."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(model).values(created_at=now, updated_at=now, **values)
+    key = model.__table__.c[keys[0]]
+    returned = session.execute(statement.on_conflict_do_nothing(index_elements=keys).returning(key))
+    return returned.first() is not None

@@ -1,0 +1,207 @@
+"""One-off mails to one subscriber (confirm, welcome) through the configured `Sender`.
+
+No campaign row and no ledger: a `Mail` (what `optin` decided to send) becomes a
+`CampaignMessage` built from the list's `PreparedEmail` (rendered once per list and
+kind, then only filled) and one `Envelope` with campaign id 0, so the outbox backend
+writes them to `<outbox>/0/<random id>.eml`. Confirmation mails are throttled in the
+store: `claim_confirmation` atomically stamps `subscriptions.confirmation_sent_at` when
+none went to that mailbox in the last `CONFIRM_INTERVAL`; only the request that stamped it sends,
+and a send that fails gives the claim back (`release_confirmation`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from dispatch.config import Settings
+from dispatch.delivery.base import Envelope, Outcome, Sender
+from dispatch.delivery.factory import make_sender
+from dispatch.delivery.message import CampaignMessage, ListIdentity, message_id
+from dispatch.delivery.mime import Mailbox
+from dispatch.render.email import EmailRenderer
+from dispatch.render.prepared import PreparedEmail
+from dispatch.render.recipients import signed_recipient
+from dispatch.store.database import Database
+from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus
+from dispatch.store.types import utcnow
+from dispatch.subscribers.membership import suppress_address
+from dispatch.tokens import Tokens
+from dispatch.urls import Urls
+
+log = logging.getLogger(__name__)
+
+CONFIRM_INTERVAL = timedelta(hours=1)
+TRANSACTIONAL_CAMPAIGN = 0  # the campaign id of every one-off mail (outbox folder "0")
+KINDS = ("confirm", "welcome")
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A confirm or welcome mail `optin` decided to send to one subscriber for one list."""
+
+    kind: str  # one of KINDS
+    subscriber_id: int
+    email: str
+    name: str
+    list_slug: str
+    list_id: int
+    claimed_at: datetime | None = None  # confirm: the stamp to give back if sending fails
+
+
+def claim_confirmation(
+    session: Session, subscriber_id: int, list_id: int, email: str, now: datetime
+) -> bool:
+    """Stamp a pending subscription's confirmation as sent now, unless one went to this
+    mailbox (`email` in any letter case) for this list less than an hour ago; True when
+    this caller won the stamp (and must send the mail).
+
+    One conditional UPDATE: concurrent sign-ups for one row stamp it once. Rows that
+    spell one mailbox differently are seen by the NOT EXISTS, which is exact when the
+    callers for one mailbox take turns (`optin.sign_up` makes them)."""
+    cutoff = now - CONFIRM_INTERVAL
+    other = aliased(Subscription)
+    sibling = (
+        select(other.subscriber_id)
+        .join(Subscriber, Subscriber.id == other.subscriber_id)
+        .where(
+            other.list_id == list_id,
+            other.confirmation_sent_at > cutoff,
+            other.subscriber_id != subscriber_id,
+            func.lower(Subscriber.email) == email.lower(),
+        )
+    )
+    stamped = session.execute(
+        update(Subscription)
+        .where(
+            Subscription.subscriber_id == subscriber_id,
+            Subscription.list_id == list_id,
+            Subscription.status == SubscriptionStatus.PENDING,
+            or_(
+                Subscription.confirmation_sent_at.is_(None),
+                Subscription.confirmation_sent_at <= cutoff,
+            ),
+            ~exists(sibling),
+        )
+        .values(confirmation_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(stamped.rowcount)  # type: ignore[attr-defined]
+
+
+def release_confirmation(session: Session, mail: Mail) -> None:
+    """Forget a stamp whose mail was not sent, so that the next sign-up can try again."""
+    session.execute(
+        update(Subscription)
+        .where(
+            Subscription.subscriber_id == mail.subscriber_id,
+            Subscription.list_id == mail.list_id,
+            Subscription.confirmation_sent_at == mail.claimed_at,
+        )
+        .values(confirmation_sent_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    accepted: bool
+    bad_address: bool = False  # the provider says the mailbox does not exist
+
+
+class Mailer:
+    """Sends `Mail`s for one configuration. With no `sender`, each delivery opens the
+    configured backend (`make_sender`) and closes it; a given sender is the caller's."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sender: Sender | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.sender = sender
+        self.clock = clock
+        self.renderer = EmailRenderer(settings)
+        self.tokens = Tokens(settings.secret_key)
+        self.urls = Urls(settings.site.base_url)
+        self._prepared: dict[tuple[str, str], PreparedEmail] = {}
+
+    def deliver(self, database: Database, mails: Sequence[Mail]) -> int:
+        """Send every mail; returns how many were accepted. A confirmation that was not
+        gets its stamp back; an address the provider says does not exist is suppressed."""
+        sent = 0
+        for mail in mails:
+            attempt = self.send(mail)
+            sent += attempt.accepted
+            if attempt.accepted or (mail.claimed_at is None and not attempt.bad_address):
+                continue
+            with database.session() as session:
+                if mail.claimed_at is not None:
+                    release_confirmation(session, mail)
+                if attempt.bad_address:
+                    suppress_address(session, mail.email, reason="bounce")
+        return sent
+
+    def send(self, mail: Mail) -> Attempt:
+        """Hand one mail to the sender; a refusal is logged with its reason, not raised."""
+        sender = self.sender or make_sender(self.settings)
+        try:
+            message, envelope = self.message(mail)
+            results = list(sender.send(message, [envelope]))
+        except Exception as exc:  # a broken backend must not break the page that asked
+            log.warning("%s mail to %s not sent: %s: %s", mail.kind, mail.email, type(exc), exc)
+            return Attempt(accepted=False)
+        finally:
+            if self.sender is None:
+                sender.close()
+        if any(result.outcome is Outcome.SENT for result in results):
+            return Attempt(accepted=True)
+        reasons = "; ".join(str(result.error) for result in results) or "no result"
+        log.warning("%s mail to %s not accepted: %s", mail.kind, mail.email, reasons)
+        return Attempt(accepted=False, bad_address=any(r.suppress for r in results))
+
+    def message(self, mail: Mail) -> tuple[CampaignMessage, Envelope]:
+        """The complete message for `mail`, and its envelope."""
+        item = self.settings.list(mail.list_slug)
+        identity = ListIdentity(
+            slug=item.slug,
+            name=item.name,
+            site_url=self.settings.site.base_url,
+            unsubscribe_mailto=self.settings.delivery.unsubscribe_mailto,
+        )
+        message = CampaignMessage(
+            self._prepare(mail.kind, mail.list_slug),
+            Mailbox(item.from_email, item.from_name),
+            identity,
+            self.clock(),
+            reply_to=item.reply_to,
+        )
+        recipient = signed_recipient(
+            subscriber_id=mail.subscriber_id,
+            email=mail.email,
+            name=mail.name,
+            list_slug=mail.list_slug,
+            tokens=self.tokens,
+            urls=self.urls,
+            with_confirm=mail.kind == "confirm",
+        )
+        serial = uuid.uuid4().int >> 66  # 62 random bits: unique file name in the outbox
+        domain = item.from_email.rpartition("@")[2]
+        mid = message_id(f"{mail.kind}-{mail.list_slug}", serial, domain)
+        return message, Envelope(serial, TRANSACTIONAL_CAMPAIGN, recipient, mid)
+
+    def _prepare(self, kind: str, list_slug: str) -> PreparedEmail:
+        key = (kind, list_slug)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            render = self.renderer.confirm if kind == "confirm" else self.renderer.welcome
+            prepared = self._prepared[key] = render(list_slug)
+        return prepared

@@ -1,0 +1,43 @@
+"""The editors' admin under `/admin`: small routers, one per page group, server-rendered
+from `templates/admin/` with `admin_render.render_admin` (sign-in, sessions, CSRF and
+roles are `web.admin_auth` and `auth.deps`).
+
+`install(app)` mounts them; `shutdown(app)` stops the background sends (`sending`).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from dispatch.web.admin import (
+    articles,
+    campaign_actions,
+    campaigns,
+    dashboard,
+    feeds,
+    outbox,
+    subscribers,
+    tokens,
+)
+from dispatch.web.admin.common import AdminProblem, show_problem
+from dispatch.web.admin.sending import shutdown
+
+ROUTERS = (
+    dashboard.router,
+    articles.router,
+    subscribers.router,
+    campaigns.router,
+    campaign_actions.router,
+    outbox.router,
+    feeds.router,
+    tokens.router,
+)
+
+
+def install(app: FastAPI) -> None:
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(AdminProblem, show_problem)
+
+
+__all__ = ["install", "shutdown"]

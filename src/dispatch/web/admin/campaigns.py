@@ -1,0 +1,157 @@
+"""Campaigns: the list, composing a one-off (from an article, or a subject and Markdown
+body), a campaign's page (previews while a draft, live progress once started), the
+progress JSON its bar polls, and what each list's digest would be now.
+
+What editors do to a campaign (test, send, schedule, pause…) is in `campaign_actions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.auth.deps import CurrentEditor, current_editor
+from dispatch.campaigns import Options, control, create_article, create_note
+from dispatch.campaigns.progress import last_errors
+from dispatch.campaigns.recipients import count_audience
+from dispatch.config import Settings
+from dispatch.store.models import Article, Campaign, CampaignStatus
+from dispatch.web.admin.campaign_preview import (
+    WIDTHS,
+    EmailPreview,
+    campaign_preview,
+    digest_previews,
+)
+from dispatch.web.admin.common import (
+    AdminProblem,
+    field,
+    find_campaign,
+    notice_of,
+    see_other,
+    store,
+)
+from dispatch.web.admin.dashboard import CampaignRow
+from dispatch.web.admin.progress_view import ProgressView, progress_of
+from dispatch.web.admin.sending import sending_of
+from dispatch.web.admin_render import ADMIN_HEADERS, render_admin
+
+router = APIRouter(prefix="/admin/campaigns", include_in_schema=False)
+EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+
+
+@router.get("")
+async def list_page(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
+    rows = await store(request, _recent)
+    return render_admin(request, "campaigns", editor=editor, rows=rows, notice=notice_of(request))
+
+
+def _recent(session: Session) -> list[CampaignRow]:
+    rows = []
+    for campaign in control.recent(session, 100):
+        _ = campaign.mailing_list
+        rows.append(CampaignRow(campaign, progress_of(session, campaign)))
+    return rows
+
+
+@router.get("/new")
+async def new_page(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
+    articles = await store(request, _articles)
+    return render_admin(
+        request,
+        "campaign_new",
+        editor=editor,
+        lists=request.app.state.settings.lists,
+        articles=articles,
+        chosen=request.query_params.get("article", ""),
+    )
+
+
+def _articles(session: Session) -> list[tuple[str, str, str]]:
+    query = select(Article.slug, Article.title, Article.status).order_by(
+        Article.published_at.desc().nulls_last(), Article.id.desc()
+    )
+    return [(slug, title, str(status)) for slug, title, status in session.execute(query.limit(200))]
+
+
+@router.post("/new")
+async def create(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
+    form = await request.form()
+    list_slug, article = field(form, "list"), field(form, "article")
+    subject, body = field(form, "subject"), field(form, "body").replace("\r\n", "\n")
+    if not article and not (subject.strip() and body.strip()):
+        raise AdminProblem(400, "choose an article, or write a subject and a body")
+    settings, now = request.app.state.settings, request.app.state.clock()
+
+    def make(session: Session) -> int:
+        if article:
+            made = create_article(session, settings, article, list_slug, now, Options())
+        else:
+            made = create_note(session, settings, list_slug, subject, body, now, Options())
+        return made.campaign.id
+
+    campaign_id = await store(request, make)
+    return see_other(f"/admin/campaigns/{campaign_id}", "created")
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    campaign: Campaign
+    progress: ProgressView
+    audience: int
+    preview: EmailPreview | None
+    errors: list[tuple[str, str]]
+
+
+def campaign_page(
+    session: Session, settings: Settings, campaign_id: int, now: datetime
+) -> CampaignPage:
+    campaign = find_campaign(session, campaign_id)
+    _ = campaign.mailing_list
+    preview = None
+    if campaign.status in EDITABLE:
+        preview = campaign_preview(session, settings, campaign, now)
+    audience = 1 if campaign.test_to else count_audience(session, campaign.list_id)
+    errors = last_errors(session, campaign_id) if campaign.status not in EDITABLE else []
+    return CampaignPage(campaign, progress_of(session, campaign), audience, preview, errors)
+
+
+@router.get("/digests")
+async def digests(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
+    state = request.app.state
+    found = await store(request, digest_previews, state.settings, state.clock())
+    return render_admin(request, "digests", editor=editor, digests=found, widths=WIDTHS)
+
+
+@router.get("/{campaign_id}")
+async def campaign_detail(
+    request: Request, campaign_id: int, editor: CurrentEditor = Depends(current_editor)
+) -> Response:
+    state = request.app.state
+    page: CampaignPage = await store(
+        request, campaign_page, state.settings, campaign_id, state.clock()
+    )
+    return render_admin(
+        request,
+        "campaign",
+        editor=editor,
+        page=page,
+        widths=WIDTHS,
+        running_here=sending_of(request).running(campaign_id),
+        notice=notice_of(request),
+        site_timezone=state.settings.site.timezone,
+    )
+
+
+@router.get("/{campaign_id}/progress.json")
+async def progress_json(
+    request: Request, campaign_id: int, editor: CurrentEditor = Depends(current_editor)
+) -> Response:
+    found: ProgressView = await store(
+        request, lambda s: progress_of(s, find_campaign(s, campaign_id))
+    )
+    return JSONResponse(found.as_json(), headers=ADMIN_HEADERS)

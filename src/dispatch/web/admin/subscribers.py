@@ -1,0 +1,199 @@
+"""Lists and subscribers: each list's people (search, paging), add one, upload a CSV,
+export a CSV, suppress an address, erase a person. The work is `dispatch.subscribers`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile
+
+from dispatch.auth.deps import CurrentEditor, current_editor
+from dispatch.lists import get_list, list_counts
+from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
+from dispatch.subscribers import add_subscriber, erase_subscriber, suppress_address
+from dispatch.subscribers.csv_export import STATUSES
+from dispatch.web.admin.common import AdminProblem, Paging, field, notice_of, see_other, store
+from dispatch.web.admin.subscriber_files import export_csv, import_csv
+from dispatch.web.admin_render import render_admin
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str
+    status: str
+    since: datetime
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class People:
+    list_name: str
+    rows: list[Person]
+    total: int
+
+
+def people(
+    session: Session, list_slug: str, q: str, status: str, offset: int, limit: int
+) -> People:
+    mailing_list = get_list(session, list_slug)
+    query = (
+        select(
+            Subscriber.email,
+            Subscriber.name,
+            Subscription.status,
+            Subscription.created_at,
+            Suppression.email.is_not(None),
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .outerjoin(Suppression, Suppression.email == Subscriber.email)
+        .where(Subscription.list_id == mailing_list.id)
+    )
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Subscriber.email).like(pattern),
+                func.lower(Subscriber.name).like(pattern),
+            )
+        )
+    if status in {s.value for s in SubscriptionStatus}:
+        query = query.where(Subscription.status == SubscriptionStatus(status))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(Subscriber.email).offset(offset).limit(limit)).all()
+    found = [Person(e, n, SubscriptionStatus(s).value, c, bool(x)) for e, n, s, c, x in rows]
+    return People(mailing_list.name, found, total)
+
+
+@router.get("/lists")
+async def lists_page(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
+    counts = await store(request, list_counts)
+    return render_admin(request, "lists", editor=editor, lists=counts, notice=notice_of(request))
+
+
+@router.get("/lists/{slug}")
+async def list_page(
+    request: Request, slug: str, editor: CurrentEditor = Depends(current_editor)
+) -> Response:
+    q = request.query_params.get("q", "").strip()
+    status = request.query_params.get("status", "")
+    first: People = await store(request, people, slug, q, status, 0, 0)
+    paging = Paging.of(request, first.total)
+    found: People = await store(request, people, slug, q, status, paging.offset, paging.size)
+    return _list(request, editor, slug, found, paging, q=q, status=status)
+
+
+def _list(
+    request: Request,
+    editor: CurrentEditor,
+    slug: str,
+    found: People,
+    paging: Paging,
+    status_code: int = 200,
+    **context: object,
+) -> Response:
+    context.setdefault("q", "")
+    context.setdefault("status", "")
+    context.setdefault("upload", None)
+    context.setdefault("error", None)
+    return render_admin(
+        request,
+        "list",
+        status_code,
+        editor=editor,
+        slug=slug,
+        found=found,
+        paging=paging,
+        statuses=STATUSES,
+        notice=notice_of(request),
+        **context,
+    )
+
+
+@router.post("/lists/{slug}/add")
+async def add(
+    request: Request, slug: str, editor: CurrentEditor = Depends(current_editor)
+) -> Response:
+    form = await request.form()
+    email, name = field(form, "email"), field(form, "name")
+    confirmed = field(form, "confirmed") == "1"
+    added = await store(request, _add, slug, email, name, confirmed)
+    if added.refused:
+        raise AdminProblem(409, f"{added.email}: {added.describe()}")
+    return see_other(f"/admin/lists/{slug}", "added", q=added.email)
+
+
+def _add(session: Session, slug: str, email: str, name: str, confirmed: bool):  # type: ignore[no-untyped-def]
+    return add_subscriber(session, slug, email, name=name, confirmed=confirmed)
+
+
+@router.post("/lists/{slug}/import")
+async def upload(
+    request: Request, slug: str, editor: CurrentEditor = Depends(current_editor)
+) -> Response:
+    form = await request.form()
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise AdminProblem(400, "choose a CSV file to upload")
+    confirmed = field(form, "confirmed") == "1"
+    await store(request, get_list, slug)
+    database = request.app.state.database
+    try:
+        result = await run_in_threadpool(
+            import_csv, database, file.file, file.filename, slug, confirmed
+        )
+    finally:
+        await file.close()
+    found: People = await store(request, people, slug, "", "", 0, 0)
+    paging = Paging(1, found.total)
+    found = await store(request, people, slug, "", "", 0, paging.size)
+    status_code = 200 if result.ok else 400
+    return _list(
+        request, editor, slug, found, paging, status_code, upload=result, confirmed=confirmed
+    )
+
+
+@router.get("/lists/{slug}/export.csv")
+async def export(
+    request: Request, slug: str, editor: CurrentEditor = Depends(current_editor)
+) -> Response:
+    status = request.query_params.get("status", "all")
+    if status not in STATUSES:
+        raise AdminProblem(400, f"status must be one of {', '.join(STATUSES)}")
+    path = await store(request, export_csv, slug, status)
+    return FileResponse(
+        path,
+        media_type="text/csv; charset=utf-8",
+        filename=f"{slug}-{status}.csv",
+        headers={"Cache-Control": "no-store"},
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+@router.post("/subscribers/suppress")
+async def suppress(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
+    form = await request.form()
+    created = await store(request, suppress_address, field(form, "email"), "operator")
+    return see_other(_back(form), "suppressed" if created else "already-suppressed")
+
+
+@router.post("/subscribers/delete")
+async def erase(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
+    form = await request.form()
+    await store(request, erase_subscriber, field(form, "email"))
+    return see_other(_back(form), "erased")
+
+
+def _back(form: object) -> str:
+    """Back to the list page the form was on (only ever an admin list page)."""
+    back = field(form, "back").partition("?")[0]  # type: ignore[arg-type]
+    return back if back.startswith("/admin/lists") and "//" not in back else "/admin/lists"

@@ -1,0 +1,36 @@
+"""The JSON API under `/api`, described by the OpenAPI document at `/api/openapi.json`.
+
+Every route needs an API token (`Authorization: Bearer …`) with its scope:
+articles:read|write, lists:read, subscribers:read|write, campaigns:read|write (`admin`
+allows all). Lists are paged (`pagination`), errors are `{"error": {"message", "field"}}`
+(`errors`). `install(app)` mounts the routes and the JSON error handlers. Campaigns
+sent from the API run in the app's background pool, the admin's (`admin.sending`).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from dispatch.web import api_auth
+from dispatch.web.api import articles, campaigns, errors, lists, subscribers
+from dispatch.web.api.errors import responses
+
+OPENAPI_URL = "/api/openapi.json"
+DOCS_URL = "/api/docs"
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/api", responses=responses(401, 403, 422))
+    for part in (articles, lists, subscribers, campaigns):
+        router.include_router(part.router)
+    return router
+
+
+def install(app: FastAPI) -> None:
+    """Call last in the app factory: the error handlers wrap those already installed."""
+    app.include_router(api_auth.router, responses=responses(401))  # GET /api/whoami
+    app.include_router(build_router())
+    errors.install(app)
+
+
+__all__ = ["DOCS_URL", "OPENAPI_URL", "build_router", "install"]

@@ -1,0 +1,297 @@
+"""The JSON the API reads and writes (pydantic models; they are the OpenAPI schemas).
+
+Strings that reach the store refuse NUL characters (PostgreSQL cannot hold them) in
+the schema itself, so a client sees the rule; free-form subscriber attributes are flat
+(string keys; string, number, boolean or null values).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from dispatch.store.models import ArticleStatus, CampaignStatus, SubscriptionStatus
+
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, Field(pattern=NO_NUL, max_length=2_000_000)]
+Line = Annotated[str, Field(pattern=NO_NUL, max_length=500)]
+Short = Annotated[str, Field(pattern=NO_NUL, max_length=200)]
+Email = Annotated[str, Field(pattern=NO_NUL, min_length=1, max_length=320)]
+Slug = Annotated[str, Field(pattern=NO_NUL, min_length=1, max_length=200)]
+Tag = Annotated[str, Field(pattern=NO_NUL, max_length=100)]
+AttributeValue = (
+    Annotated[str, Field(pattern=NO_NUL, max_length=1000)]
+    | int
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+    | None
+)
+ATTRIBUTES_MAX = 50
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArticleFieldsIn(Strict):
+    """What an article file's front matter may set, plus its body."""
+
+    title: Line | None = None
+    body_markdown: Text | None = None
+    body_html: Text | None = None
+    summary: Text | None = None
+    slug: Short | None = None
+    author: Short | None = None
+    section: Short | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+    status: ArticleStatus | None = None
+    date: datetime | date | None = None
+    image: Text | None = None
+    canonical_url: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> ArticleFieldsIn:
+        if self.body_markdown is not None and self.body_html is not None:
+            raise ValueError("give body_markdown or body_html, not both")
+        return self
+
+
+class ArticleCreate(ArticleFieldsIn):
+    """A new article (or, with a known `external_id`, new content for that article)."""
+
+    external_id: Short | None = Field(
+        None, description="Your permanent id for it: posting it again updates the article."
+    )
+
+    @model_validator(mode="after")
+    def _has_body(self) -> ArticleCreate:
+        if self.body_markdown is None and self.body_html is None:
+            raise ValueError("give body_markdown or body_html")
+        return self
+
+
+class ArticleUpdate(ArticleFieldsIn):
+    """Fields to change; the others keep their values (null clears an optional one)."""
+
+
+class ArticleSummary(BaseModel):
+    id: int
+    uid: str
+    slug: str
+    title: str
+    summary: str
+    status: ArticleStatus
+    section: str | None
+    tags: list[str]
+    author: str | None
+    image: str | None
+    canonical_url: str | None
+    url: str
+    source: str
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ArticleOut(ArticleSummary):
+    body_markdown: str | None = Field(description="The body as written, when in Markdown.")
+    body_html: str
+    body_text: str
+    former_slugs: list[str]
+
+
+class ArticleSaved(ArticleOut):
+    action: Literal["created", "updated", "unchanged"]
+
+
+class ListCountsOut(BaseModel):
+    pending: int
+    confirmed: int
+    unsubscribed: int
+
+
+class ListOut(BaseModel):
+    slug: str
+    name: str
+    description: str
+    sections: list[str]
+    schedule: str
+    timezone: str
+    from_name: str
+    from_email: str
+    reply_to: str | None
+    double_opt_in: bool
+    counts: ListCountsOut
+
+
+AttributesIn = Annotated[dict[Short, AttributeValue], Field(max_length=ATTRIBUTES_MAX)]
+
+
+class SubscriberCreate(Strict):
+    email: Email
+    name: Short = ""
+    attributes: AttributesIn = {}
+
+
+class SubscriberUpdate(Strict):
+    name: Short | None = None
+    attributes: AttributesIn | None = Field(None, description="Replaces every attribute.")
+
+
+class SubscriptionOut(BaseModel):
+    list: str
+    status: SubscriptionStatus
+    created_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+class SubscriberOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    attributes: dict[str, Any]
+    suppressed: bool
+    created_at: datetime
+    updated_at: datetime
+    subscriptions: list[SubscriptionOut]
+
+
+class Member(BaseModel):
+    """A subscriber as a list sees them."""
+
+    id: int
+    email: str
+    name: str
+    status: SubscriptionStatus
+    created_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+class JoinIn(Strict):
+    confirmed: bool = Field(
+        False,
+        description="true: confirmed at once (you have their consent); false: the list's "
+        "opt-in rules apply (a confirmation mail for double opt-in lists).",
+    )
+
+
+class JoinOut(BaseModel):
+    subscription: SubscriptionOut
+    mail: Literal["confirm", "welcome"] | None = Field(
+        description="The mail sent to the subscriber because of this request."
+    )
+
+
+class Erasure(BaseModel):
+    email: str
+    subscriber: int
+    subscriptions: int
+    suppressions: int
+
+
+class DigestCreate(Strict):
+    kind: Literal["digest"]
+    list: Slug
+    since: AwareDatetime | None = Field(
+        None, description="Carry articles published after this (default: the previous digest)."
+    )
+
+
+class ArticleCampaignCreate(Strict):
+    kind: Literal["article"]
+    list: Slug
+    article: Slug = Field(description="The article's slug.")
+
+
+class NoteCreate(Strict):
+    kind: Literal["note"]
+    list: Slug
+    subject: Annotated[str, Field(pattern=r"^[^\x00]*\S[^\x00]*$", max_length=500)]
+    body_markdown: Annotated[str, Field(pattern=r"^[^\x00]*\S[^\x00]*$", max_length=2_000_000)]
+
+
+CampaignCreate = Annotated[
+    DigestCreate | ArticleCampaignCreate | NoteCreate, Field(discriminator="kind")
+]
+
+
+class CampaignOut(BaseModel):
+    id: int
+    key: str
+    list: str
+    kind: Literal["digest", "article", "note"]
+    status: CampaignStatus
+    subject: str
+    preheader: str
+    article_ids: list[int]
+    test_to: str | None
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    pause_reason: str | None
+    recipients_total: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignCreated(CampaignOut):
+    warnings: list[str]
+
+
+class DeliveryError(BaseModel):
+    email: str
+    error: str
+
+
+class ProgressOut(BaseModel):
+    total: int
+    pending: int
+    sending: int
+    sent: int
+    failed: int
+    skipped: int
+    bounced: int
+    done: int
+    percent: float
+    in_doubt: int
+    running: bool = Field(description="A process is sending it right now.")
+    last_errors: list[DeliveryError]
+
+
+class CampaignDetail(CampaignOut):
+    progress: ProgressOut
+
+
+class PreviewOut(BaseModel):
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    recipient: str = Field(description="The sample recipient the links are signed for.")
+    warnings: list[str]
+
+
+class TestIn(Strict):
+    to: Email
+
+
+class ScheduleIn(Strict):
+    at: AwareDatetime = Field(description="When to start sending (with its UTC offset).")
+
+
+class Accepted(BaseModel):
+    """Sending goes on in the background: poll `status_url` for progress."""
+
+    id: int
+    status: CampaignStatus
+    recipients: int
+    status_url: str
+
+
+class Cancelled(BaseModel):
+    campaign: CampaignOut
+    skipped: int = Field(description="Recipients who will not get it.")

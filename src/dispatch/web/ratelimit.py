@@ -1,0 +1,77 @@
+"""Rate limits on sign-ups: per client IP and per email address, with the `limits` library.
+
+Each is a list of moving windows from config (`web.subscribe_rate_per_ip`,
+`web.subscribe_rate_per_address`, e.g. "10/minute;60/hour"); a request is allowed when
+every window has room, and then counts in all of them. The windows live in a `limits`
+storage: in process memory for now (one web process); a shared Redis storage URI makes
+several processes share them.
+
+The client IP is the socket peer (`request.client.host`). Behind a reverse proxy, run
+uvicorn with `--proxy-headers --forwarded-allow-ips=<proxy>` so that it is the reader's.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from dispatch.config import WebSettings
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request over its limit: which limit, and in how many seconds to try again."""
+
+    scope: str  # "ip" | "address"
+    limit: str  # e.g. "10 per 1 minute"
+    retry_after: int  # seconds, at least 1
+
+
+class SubscribeLimits:
+    """`check_ip(ip)` / `check_address(email)`: None when allowed (and counted), else a Refusal."""
+
+    def __init__(
+        self,
+        per_ip: str,
+        per_address: str,
+        *,
+        storage: Storage | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.storage = storage or storage_from_string("memory://")
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.per_ip: list[RateLimitItem] = parse_many(per_ip)
+        self.per_address: list[RateLimitItem] = parse_many(per_address)
+        self.clock = clock
+
+    @classmethod
+    def from_settings(cls, web: WebSettings, storage: Storage | None = None) -> SubscribeLimits:
+        return cls(web.subscribe_rate_per_ip, web.subscribe_rate_per_address, storage=storage)
+
+    def check_ip(self, ip: str) -> Refusal | None:
+        return self._check("ip", self.per_ip, ip)
+
+    def check_address(self, email: str) -> Refusal | None:
+        # Lower-cased: the limit is about one mailbox however its owner's name is spelled.
+        return self._check("address", self.per_address, email.strip().lower())
+
+    def _check(self, scope: str, windows: list[RateLimitItem], key: str) -> Refusal | None:
+        namespace = f"subscribe-{scope}"
+        for window in windows:
+            if not self.limiter.test(window, namespace, key):
+                return self._refusal(scope, window, namespace, key)
+        for window in windows:
+            if not self.limiter.hit(window, namespace, key):  # raced another request
+                return self._refusal(scope, window, namespace, key)
+        return None
+
+    def _refusal(self, scope: str, window: RateLimitItem, namespace: str, key: str) -> Refusal:
+        reset = self.limiter.get_window_stats(window, namespace, key).reset_time
+        wait = max(1, math.ceil(reset - self.clock()))
+        return Refusal(scope, str(window), wait)

@@ -1,0 +1,59 @@
+"""Helpers for auth tests: a cheap argon2 hasher, editors in the database, an app whose
+failed-login delays are recorded instead of slept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+
+from dispatch.auth.editors import create_editor
+from dispatch.auth.passwords import Passwords
+from dispatch.auth.services import AuthServices
+from dispatch.config import Settings
+from dispatch.store.database import Database
+from dispatch.store.models import EditorRole
+from dispatch.store.types import utcnow
+from dispatch.web import create_app
+
+PASSWORD = "correct horse battery"
+
+
+def cheap_hasher() -> PasswordHasher:
+    """argon2id with tiny costs: fast tests, same code paths."""
+    return PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+
+
+class Sleeps:
+    """An async sleep that records what it was asked to wait, and returns at once."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def add_editor(
+    db: Database,
+    email: str,
+    role: EditorRole = EditorRole.EDITOR,
+    password: str = PASSWORD,
+    hasher: PasswordHasher | None = None,
+) -> int:
+    with db.session() as session:
+        editor = create_editor(session, Passwords(hasher or cheap_hasher()), email, password, role)
+        return editor.id
+
+
+def auth_app(
+    settings: Settings,
+    db: Database,
+    sleeps: Sleeps,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    app = create_app(settings, db, clock=clock)
+    app.state.auth = AuthServices.build(settings, clock, hasher=cheap_hasher(), sleep=sleeps)
+    return app

@@ -1,0 +1,182 @@
+"""Editors and login attempts: generic refusals, growing delays, lock-out per account,
+address and IP, re-hashing. The `limits` windows run on real time, so lock-outs are
+checked with time_machine moving every clock at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from dispatch.auth.editors import create_editor, set_active, set_password
+from dispatch.auth.lockout import FailureCounter, LockoutPolicy
+from dispatch.auth.login import WRONG, Authenticator
+from dispatch.auth.passwords import Passwords
+from dispatch.errors import AccountError, InvalidAddress
+from dispatch.store.database import Database
+from dispatch.store.models import Editor, EditorRole
+from dispatch.store.types import utcnow
+from support.auth import PASSWORD, add_editor, cheap_hasher
+
+
+def authenticator(hasher: PasswordHasher | None = None) -> Authenticator:
+    policy = LockoutPolicy()
+    return Authenticator(Passwords(hasher or cheap_hasher()), policy, FailureCounter(policy))
+
+
+def attempt(db: Database, auth: Authenticator, email: str, password: str, ip: str = "10.0.0.1"):
+    with db.session() as session:
+        return auth.attempt(session, email, password, ip)
+
+
+def editor(db: Database, email: str) -> Editor:
+    with db.session() as session:
+        found = session.scalar(select(Editor).where(Editor.email == email))
+        assert found is not None
+        return found
+
+
+def test_create_normalises_the_address_and_refuses_duplicates(db: Database) -> None:
+    add_editor(db, "  Ada@Example.COM ", EditorRole.ADMIN)
+    stored = editor(db, "ada@example.com")
+    assert stored.role is EditorRole.ADMIN and stored.active and stored.session_version == 1
+    assert stored.password_hash.startswith("$argon2id$")
+    with pytest.raises(AccountError, match=r"\"ada@example\.com\" already exists"):
+        add_editor(db, "ADA@example.com")
+    with pytest.raises(InvalidAddress), db.session() as session:
+        create_editor(session, Passwords(cheap_hasher()), "not an address", PASSWORD)
+
+
+def test_login_succeeds_in_any_case_and_records_it(db: Database) -> None:
+    editor_id = add_editor(db, "ada@example.com")
+    outcome = attempt(db, authenticator(), "ADA@Example.com", PASSWORD)
+    assert outcome.ok and outcome.editor_id == editor_id and outcome.session_version == 1
+    assert outcome.delay == 0 and outcome.error is None
+    assert editor(db, "ada@example.com").last_login_at is not None
+
+
+def test_every_refusal_says_the_same(db: Database) -> None:
+    add_editor(db, "ada@example.com")
+    add_editor(db, "gone@example.com")
+    with db.session() as session:
+        set_active(session, "gone@example.com", False)
+    auth = authenticator()
+    refusals = [
+        attempt(db, auth, "ada@example.com", "wrong password!", ip="1.1.1.1"),
+        attempt(db, auth, "nobody@example.com", PASSWORD, ip="1.1.1.2"),
+        attempt(db, auth, "gone@example.com", PASSWORD, ip="1.1.1.3"),
+        attempt(db, auth, "not an address", PASSWORD, ip="1.1.1.4"),
+    ]
+    assert {r.error for r in refusals} == {WRONG}
+    assert not any(r.ok for r in refusals)
+    assert {r.delay for r in refusals} == {0.25}
+
+
+def test_failures_are_slowed_then_the_account_is_locked(db: Database) -> None:
+    add_editor(db, "ada@example.com")
+    auth = authenticator()
+    with time_machine.travel(utcnow(), tick=False) as traveller:
+        outcomes = [
+            attempt(db, auth, "ada@example.com", f"wrong {i}", ip=f"10.0.0.{i}") for i in range(5)
+        ]
+        assert [o.delay for o in outcomes] == [0.25, 0.5, 1.0, 2.0, 2.0]
+        assert [o.error for o in outcomes[:4]] == [WRONG] * 4
+        assert outcomes[4].retry_after == 15 * 60 and "Try again in 15 minutes" in (
+            outcomes[4].error or ""
+        )
+        assert editor(db, "ada@example.com").locked_until == utcnow() + timedelta(minutes=15)
+
+        locked = attempt(db, auth, "ada@example.com", PASSWORD, ip="10.9.9.9")
+        assert not locked.ok and locked.retry_after == 15 * 60
+
+        traveller.shift(timedelta(minutes=14))
+        assert attempt(db, auth, "ada@example.com", PASSWORD, ip="10.9.9.9").retry_after == 60
+        traveller.shift(timedelta(minutes=1, seconds=1))
+        assert attempt(db, auth, "ada@example.com", PASSWORD, ip="10.9.9.9").ok
+    again = editor(db, "ada@example.com")
+    assert again.failed_logins == 0 and again.locked_until is None
+
+
+def test_the_database_lock_holds_in_another_process(db: Database) -> None:
+    """A second web process (its own memory counters) still sees the account's lock."""
+    add_editor(db, "ada@example.com")
+    first = authenticator()
+    for i in range(5):
+        attempt(db, first, "ada@example.com", f"wrong {i}")
+    other_process = authenticator()
+    refused = attempt(db, other_process, "ada@example.com", PASSWORD, ip="192.0.2.1")
+    assert not refused.ok and refused.retry_after is not None and refused.retry_after > 890
+
+
+def test_an_unknown_address_locks_like_a_real_one(db: Database) -> None:
+    auth = authenticator()
+    outcomes = [attempt(db, auth, "ghost@example.com", "x", ip=f"10.1.0.{i}") for i in range(6)]
+    assert [o.retry_after is not None for o in outcomes] == [False] * 4 + [True] * 2
+    assert outcomes[5].error == outcomes[4].error
+
+
+def test_one_ip_trying_many_accounts_is_locked_out(db: Database) -> None:
+    add_editor(db, "ada@example.com")
+    auth = authenticator()
+    for i in range(5):
+        attempt(db, auth, f"user{i}@example.com", "guess", ip="203.0.113.7")
+    from_there = attempt(db, auth, "ada@example.com", PASSWORD, ip="203.0.113.7")
+    assert not from_there.ok and from_there.retry_after is not None
+    assert attempt(db, auth, "ada@example.com", PASSWORD, ip="203.0.113.8").ok
+
+
+def test_a_success_resets_the_account_counter(db: Database) -> None:
+    add_editor(db, "ada@example.com")
+    auth = authenticator()
+    for i in range(4):
+        attempt(db, auth, "ada@example.com", "wrong", ip=f"10.2.0.{i}")
+    assert editor(db, "ada@example.com").failed_logins == 4
+    assert attempt(db, auth, "ada@example.com", PASSWORD, ip="10.2.1.1").ok
+    assert editor(db, "ada@example.com").failed_logins == 0
+    for i in range(4):  # four more are allowed again: no lock
+        assert attempt(db, auth, "ada@example.com", "wrong", ip=f"10.2.2.{i}").retry_after is None
+
+
+def test_login_rehashes_when_the_parameters_changed(db: Database) -> None:
+    add_editor(db, "ada@example.com", hasher=cheap_hasher())
+    old = editor(db, "ada@example.com").password_hash
+    stronger = PasswordHasher(time_cost=2, memory_cost=128, parallelism=1)
+    assert attempt(db, authenticator(stronger), "ada@example.com", PASSWORD).ok
+    new = editor(db, "ada@example.com").password_hash
+    assert new != old and "m=128,t=2" in new
+    assert not Passwords(stronger).needs_rehash(new)
+    assert attempt(db, authenticator(stronger), "ada@example.com", PASSWORD).ok
+
+
+def test_set_password_ends_sessions_and_lifts_a_lock(db: Database) -> None:
+    add_editor(db, "ada@example.com")
+    auth = authenticator()
+    for _ in range(5):
+        attempt(db, auth, "ada@example.com", "wrong")
+    with db.session() as session:
+        set_password(session, Passwords(cheap_hasher()), "ADA@example.com", "a brand new secret")
+    changed = editor(db, "ada@example.com")
+    assert changed.session_version == 2 and changed.locked_until is None
+    fresh = authenticator()
+    assert not attempt(db, fresh, "ada@example.com", PASSWORD, ip="10.3.0.1").ok
+    assert attempt(db, fresh, "ada@example.com", "a brand new secret", ip="10.3.0.2").ok
+
+
+def test_disable_and_enable_bump_the_session_version(db: Database) -> None:
+    add_editor(db, "ada@example.com")
+    with db.session() as session:
+        set_active(session, "ada@example.com", False)
+        set_active(session, "ada@example.com", False)  # no change, no bump
+    assert editor(db, "ada@example.com").session_version == 2
+    assert not attempt(db, authenticator(), "ada@example.com", PASSWORD).ok
+    with db.session() as session:
+        set_active(session, "ada@example.com", True)
+    assert attempt(db, authenticator(), "ada@example.com", PASSWORD).ok
+
+
+def test_lockout_policy_delays_double_up_to_the_cap() -> None:
+    policy = LockoutPolicy(first_delay=0.5, max_delay=3)
+    assert [policy.delay(n) for n in range(6)] == [0, 0.5, 1, 2, 3, 3]
