@@ -82,3 +82,38 @@ def test_six_fields_put_seconds_first(tmp_path) -> None:  # type: ignore[no-unty
     }
     with pytest.raises(ConfigError, match=r"lists\[0\]\.schedule: .* is not a cron expression"):
         parse(raw, tmp_path / "config.toml")
+
+
+@pytest.mark.parametrize(
+    ("expression", "days"),
+    [
+        ("0 7 * * 0", ["Sun"]),  # cron: 0 is Sunday (APScheduler alone would say Monday)
+        ("0 7 * * 7", ["Sun"]),
+        ("0 7 * * 1-5", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
+        ("0 7 * * */2", ["Sun", "Tue", "Thu", "Sat"]),
+        ("0 7 * * 5-7", ["Fri", "Sat", "Sun"]),
+        ("0 7 * * sat,1", ["Mon", "Sat"]),
+        ("0 7 * * mon-fri", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
+    ],
+)
+def test_weekday_numbers_mean_what_they_mean_in_cron(expression: str, days: list[str]) -> None:
+    trigger = cron_trigger(expression, "UTC")
+    fire, seen = None, set()
+    now = datetime(2026, 11, 1, tzinfo=UTC)  # a Sunday
+    for _ in range(14):
+        fire = trigger.get_next_fire_time(fire, now)
+        assert fire is not None
+        seen.add(fire.strftime("%a"))
+        now = fire + timedelta(seconds=1)
+    assert sorted(seen) == sorted(days)
+
+
+def test_a_weekday_number_out_of_range_is_a_config_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import tomllib
+
+    from dispatch.setup import default_config_text
+
+    raw = tomllib.loads(default_config_text())
+    raw["lists"][0]["schedule"] = "0 7 * * 8"
+    with pytest.raises(ConfigError, match=r'day of week "8": expected 0-7'):
+        parse(raw, tmp_path / "config.toml")

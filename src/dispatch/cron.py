@@ -3,8 +3,9 @@
     "0 7 * * *"       minute hour day-of-month month day-of-week   (07:00 every day)
     "30 0 7 * * *"    second minute hour day-of-month month day-of-week  (07:00:30)
 
-Fields are mapped as APScheduler 3's `CronTrigger.from_crontab` maps them: prefer weekday names
-(`mon`…`sun`), because APScheduler 3 numbers weekdays from 0 = Monday, not Sunday.
+Weekdays mean what they mean in cron: 0 or 7 = Sunday, 1 = Monday … 6 = Saturday, or
+names (`mon`…`sun`). APScheduler 3 itself numbers weekdays from 0 = Monday, so numbers
+(single, ranges, lists, steps) are translated to names before it sees them.
 Fire times are computed in the schedule's time zone (`ZoneInfo`), so "07:00" stays
 07:00 local time on both sides of a daylight-saving change. Around the changes
 (`WallClockCronTrigger`): a time the clocks skip fires once, an hour later by the clock
@@ -16,12 +17,15 @@ returns the same time again and again (a scheduler that never gets past it).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 FIELDS = ("minute", "hour", "day", "month", "day_of_week")
+CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's 0…6 (7 is Sunday too)
+_NUMERIC_TERM = re.compile(r"(\*|\d+(?:-\d+)?)(?:/(\d+))?")
 PROBE_STEP = timedelta(minutes=1)
 MAX_PROBES = 3 * 24 * 60  # longer than any repeated period of wall-clock time
 
@@ -51,10 +55,31 @@ def repeated(moment: datetime) -> bool:
 def cron_trigger(expression: str, timezone: str) -> WallClockCronTrigger:
     """The trigger for a 5- or 6-field expression; ValueError says what is wrong."""
     values = expression.split()
-    if len(values) == 5:
-        fields = dict(zip(FIELDS, values, strict=True))
+    if len(values) not in (5, 6):
+        raise ValueError(
+            f"wrong number of fields: got {len(values)}, expected 5 (or 6, seconds first)"
+        )
+    second = values[0] if len(values) == 6 else None
+    fields = dict(zip(FIELDS, values[-5:], strict=True))
+    fields["day_of_week"] = cron_weekdays(fields["day_of_week"])
+    if second is None:
         return WallClockCronTrigger(timezone=ZoneInfo(timezone), **fields)
-    if len(values) == 6:
-        fields = dict(zip(FIELDS, values[1:], strict=True))
-        return WallClockCronTrigger(second=values[0], timezone=ZoneInfo(timezone), **fields)
-    raise ValueError(f"wrong number of fields: got {len(values)}, expected 5 (or 6, seconds first)")
+    return WallClockCronTrigger(second=second, timezone=ZoneInfo(timezone), **fields)
+
+
+def cron_weekdays(field: str) -> str:
+    """A cron day-of-week field with its numbers (0 or 7 = Sunday) turned into names."""
+    terms: list[str] = []
+    for term in field.split(","):
+        match = _NUMERIC_TERM.fullmatch(term)
+        if match is None or term == "*":
+            terms.append(term)  # names ("mon-fri"), "*", or what APScheduler will judge
+            continue
+        base, step = match.group(1), int(match.group(2) or 1)
+        first, _, last = base.partition("-")
+        low = 0 if base == "*" else int(first)
+        high = 6 if base == "*" or (not last and match.group(2)) else int(last or first)
+        if high > 7 or low > high or step < 1:
+            raise ValueError(f'day of week "{term}": expected 0-7 (0 and 7 are Sunday)')
+        terms.extend(CRON_DAYS[day % 7] for day in range(low, high + 1, step))
+    return ",".join(dict.fromkeys(terms))
