@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 from dispatch.campaigns import lifecycle
 from dispatch.campaigns.content import TEST_PREFIX, CampaignRenderer, render_campaign
 from dispatch.config import Settings
-from dispatch.errors import CampaignError, NotFound
+from dispatch.errors import CampaignError
+from dispatch.ingest.articles import resolve_article
 from dispatch.lists import get_list
 from dispatch.render.digest import default_since, select_articles
 from dispatch.store.models import (
     Article,
-    ArticleSlug,
     Campaign,
     CampaignKind,
     CampaignStatus,
@@ -114,7 +114,7 @@ def create_article(
     now: datetime,
     options: Options = Options(),
 ) -> Created:
-    article = find_article(session, article_slug)
+    article = resolve_article(session, article_slug)  # follows a renamed article
     draft = Draft(list_slug, CampaignKind.ONE_OFF, article.title, [article.id])
     return _create(session, settings, draft, options, now)
 
@@ -132,16 +132,6 @@ def create_note(
         raise CampaignError("a note needs a subject and a body")
     draft = Draft(list_slug, CampaignKind.ONE_OFF, subject, [], body_markdown)
     return _create(session, settings, draft, options, now)
-
-
-def find_article(session: Session, slug: str) -> Article:
-    row = session.scalar(select(Article).where(Article.slug == slug))
-    if row is None:
-        old = session.get(ArticleSlug, slug)
-        row = old.article if old is not None else None
-    if row is None:
-        raise NotFound(f'no article with slug "{slug}" (see `dispatch articles list`)')
-    return row
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,14 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from dispatch.cli.context import app_context, console, errors
 from dispatch.config import ListSettings, Settings
-from dispatch.errors import ConfigError, NotFound
+from dispatch.errors import ConfigError
+from dispatch.ingest.articles import resolve_article
 from dispatch.render.digest import default_since, select_articles
 from dispatch.render.email import EmailRenderer
 from dispatch.render.preview import PreviewFiles, write_preview
-from dispatch.store.models import Article, ArticleSlug
 from dispatch.store.types import utcnow
 
 app = typer.Typer(
@@ -73,20 +71,10 @@ def article(
     context = app_context(ctx)
     settings = context.settings()
     with context.database().session() as session:
-        row = _article(session, slug)
+        row = resolve_article(session, slug)
         item = settings.list(list_slug) if list_slug else _list_for(settings, row.section)
         prepared = EmailRenderer(settings).article(row, item.slug, row.slug)
     _report(write_preview(prepared, settings, item, out), prepared.warnings)
-
-
-def _article(session: Session, slug: str) -> Article:
-    row = session.scalar(select(Article).where(Article.slug == slug))
-    if row is None:
-        old = session.get(ArticleSlug, slug)
-        row = old.article if old is not None else None
-    if row is None:
-        raise NotFound(f'no article with slug "{slug}" (see `dispatch articles list`)')
-    return row
 
 
 def _list_for(settings: Settings, section: str | None) -> ListSettings:

@@ -24,6 +24,17 @@ def get_article(session: Session, slug: str) -> Article:
     raise NotFound(f'no article "{slug}" (see `dispatch articles list`)')
 
 
+def resolve_article(session: Session, slug: str) -> Article:
+    """The article `slug` names now or named before (a renamed article is followed)."""
+    article = session.scalar(select(Article).where(Article.slug == slug))
+    if article is None:
+        former = session.get(ArticleSlug, slug)
+        article = former.article if former is not None else None
+    if article is None:
+        raise NotFound(f'no article with slug "{slug}" (see `dispatch articles list`)')
+    return article
+
+
 def list_articles(
     session: Session, status: ArticleStatus | None = None, section: str | None = None
 ) -> Sequence[Article]:

@@ -13,11 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from dispatch.auth.deps import (
@@ -31,6 +27,7 @@ from dispatch.auth.deps import (
 from dispatch.auth.editors import end_sessions, list_editors
 from dispatch.auth.services import auth_services
 from dispatch.web.admin_render import ADMIN_HEADERS, render_admin
+from dispatch.web.store import in_store
 
 router = APIRouter(prefix="/admin", tags=["admin"], include_in_schema=False)
 HOME = "/admin"
@@ -43,17 +40,6 @@ def safe_next(value: object) -> str:
     if value == HOME or value.startswith((f"{HOME}/", f"{HOME}?")):
         return value
     return HOME
-
-
-async def in_store(request: Request, work: Callable[..., Any], *args: Any) -> Any:
-    """`work(session, *args)` in one short transaction, in the threadpool."""
-    database = request.app.state.database
-
-    def run() -> Any:
-        with database.session() as session:
-            return work(session, *args)
-
-    return await run_in_threadpool(run)
 
 
 @router.get("/login")

@@ -18,13 +18,12 @@ no route sets a cookie. Form posts go back to the page's own URL (no JavaScript)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
@@ -35,6 +34,7 @@ from dispatch.subscribers.addresses import normalise_address
 from dispatch.subscribers.transactional import Mail, Mailer
 from dispatch.tokens import Tokens
 from dispatch.web.ratelimit import Refusal, SubscribeLimits
+from dispatch.web.store import in_store
 
 router = APIRouter(tags=["subscribe"])
 HONEYPOT = "website"
@@ -65,17 +65,6 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     response: HTMLResponse = request.app.state.pages.render(template, status, **context)
     response.headers.update(PRIVATE)
     return response
-
-
-async def in_store(request: Request, work: Callable[..., Any], *args: Any) -> Any:
-    """`work(session, *args)` in one short transaction, in the threadpool."""
-    database = request.app.state.database
-
-    def run() -> Any:
-        with database.session() as session:
-            return work(session, *args)
-
-    return await run_in_threadpool(run)
 
 
 def send_later(request: Request, background: BackgroundTasks, mails: list[Mail]) -> None:

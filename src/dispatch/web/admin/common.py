@@ -20,8 +20,8 @@ from starlette.datastructures import FormData
 
 from dispatch.errors import DispatchError, NotFound
 from dispatch.store.models import Campaign
-from dispatch.web.admin_auth import in_store
 from dispatch.web.admin_render import ADMIN_HEADERS, render_admin
+from dispatch.web.store import in_store
 
 __all__ = ["NOTICES", "AdminProblem", "Paging", "field", "in_store", "notice_of", "see_other"]
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 
 from dispatch.config import Settings
 from dispatch.errors import DispatchError
 from dispatch.store.database import Database
 from dispatch.web.api.errors import problem
+from dispatch.web.store import in_store as run_in_store
 
 Result = TypeVar("Result")
 
@@ -40,13 +40,7 @@ async def in_store(
 
     A `DispatchError` becomes an `ApiProblem` (its status from the error's kind), naming
     `field` when the caller knows which request field the error is about."""
-    database = database_of(request)
-
-    def run() -> Result:
-        with database.session() as session:
-            return work(session, *args)
-
     try:
-        return await run_in_threadpool(run)
+        return await run_in_store(request, work, *args)
     except DispatchError as exc:
         raise problem(exc, field) from None
