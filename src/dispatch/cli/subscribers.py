@@ -1,4 +1,4 @@
-"""`dispatch subscribers …`: import, export, add, suppress, delete."""
+"""`dispatch subscribers …`: import, confirm-pending, export, add, suppress, delete."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from dispatch.subscribers import (
     suppress_address,
 )
 from dispatch.subscribers.csv_export import STATUSES
+from dispatch.subscribers.reconfirm import send_pending_confirmations
 
 app = typer.Typer(
     help="Subscribers: CSV import and export, add, suppress, delete.", no_args_is_help=True
@@ -64,6 +65,31 @@ def summary_lines(summary: ImportSummary, list_slug: str, confirmed: bool) -> li
     if summary.rejects_path is not None:
         lines[-1] += f" (written to {summary.rejects_path})"
     return lines
+
+
+@app.command("confirm-pending")
+def confirm_pending_command(
+    ctx: typer.Context,
+    list_slug: str = typer.Option(..., "--list", help="Slug of the list."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Send a confirmation mail to every pending subscriber of a list (at most one an
+    hour per address; never to a suppressed one). They receive nothing else until they
+    confirm."""
+    context = app_context(ctx)
+    settings = context.settings()
+    settings.list(list_slug)
+    if not yes:
+        typer.confirm(
+            f"Send confirmation mails to the pending subscribers of {list_slug}?", abort=True
+        )
+    report = send_pending_confirmations(context.database(), settings, list_slug)
+    console.print(
+        f"pending: {report.pending}, confirmation mails sent: {report.sent}, "
+        f"skipped (one sent in the last hour): {report.recent}, not accepted: {report.failed}"
+    )
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command("export")
