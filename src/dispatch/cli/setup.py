@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from dispatch.cli import dbcopy
 from dispatch.cli.context import app_context, console
 from dispatch.lists import sync_lists
 from dispatch.setup import initialise, upgrade_database
@@ -15,6 +16,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.add_typer(db_app, name="db")
+    dbcopy.register(db_app)
 
 
 def init(ctx: typer.Context) -> None:

@@ -1,0 +1,231 @@
+"""`dispatch db copy`: a populated SQLite store, built through the real commands, copied to
+PostgreSQL (and to SQLite) with every row kept, checked by counts and checksums per table."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text, update
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner, Result
+
+from conftest import DATA, PG_ENV, write_config
+from dispatch import config
+from dispatch.auth.editors import create_editor
+from dispatch.auth.passwords import Passwords
+from dispatch.auth.tokens import create_token
+from dispatch.cli import app
+from dispatch.events import sendgrid_events, store_events
+from dispatch.scheduler import SchedulerService
+from dispatch.store import migrate
+from dispatch.store.copy import table_digest, tables, verify
+from dispatch.store.database import Database, make_engine
+from dispatch.store.models import Delivery, EditorRole, Subscriber, Suppression
+from support.scheduling import job_context
+from support.upstream_server import feed, feed_server
+
+REQUIRE = "DISPATCH_REQUIRE_SERVICES"
+Run = Callable[..., Result]
+
+
+def runner(config_path: Path) -> Run:
+    def run(*args: str, input: str | None = None) -> Result:
+        result = CliRunner().invoke(app, ["--config", str(config_path), *args], input=input)
+        assert result.exit_code in (0, 1, 2), result.output
+        return result
+
+    return run
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A SQLite store with rows in every table, written by Dispatch's own code paths."""
+    folder = tmp_path_factory.mktemp("source")
+    url = f"sqlite:///{folder / 'var' / 'dispatch.db'}"
+    path = write_config(folder, url)
+    with feed_server() as server:
+        server.serve("/feed/", feed((DATA / "upstream" / "wordpress.xml").read_bytes()))
+        source_url = server.url("/feed/")
+        extra = f'\n[[upstream.sources]]\nurl = "{source_url}"\nname = "harbour"\n'
+        extra += 'section = "technology"\n'
+        path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+        run = runner(path)
+        ok(run("init"))
+        ok(run("upstream", "poll", "--all"))
+    _populate(run, folder)
+    settings = config.load(path)
+    database = Database(settings.database)
+    _events_accounts_and_jobs(database, settings)
+    database.dispose()
+    yield url
+
+
+def _populate(run: Run, folder: Path) -> None:
+    ok(run("articles", "import", str(DATA / "articles"), str(DATA / "article-plain.txt")))
+    moved = folder / "moved.md"
+    body = "---\ntitle: A moved story\nslug: {slug}\ndate: 2026-03-01T08:00:00Z\n---\nText.\n"
+    moved.write_text(body.format(slug="old-place"), encoding="utf-8")
+    ok(run("articles", "import", str(moved)))
+    moved.write_text(body.format(slug="new-place"), encoding="utf-8")
+    ok(run("articles", "import", str(moved)))  # leaves an article_slugs row
+    people = DATA / "subscribers" / "people.csv"
+    ok(run("subscribers", "import", str(people), "--list", "morning-briefing", "--confirmed"))
+    ok(run("subscribers", "suppress", "gone@example.com"))
+    ok(run("send", "digest", "--list", "morning-briefing", "--since", "2000-01-01", "--yes"))
+
+
+def _events_accounts_and_jobs(database: Database, settings: config.Settings) -> None:
+    with database.session() as session:
+        delivery = session.scalars(select(Delivery).order_by(Delivery.id)).first()
+        assert delivery is not None
+        found = {"campaign_id": delivery.campaign_id, "delivery_id": delivery.id}
+        editor = create_editor(session, Passwords(), "Ed@Example.com", "a long passphrase 1")
+        create_token(session, "cms-sync", ["articles:write"], created_by=editor.id)
+        create_editor(
+            session, Passwords(), "boss@example.com", "another passphrase", EditorRole.ADMIN
+        )
+    items = [
+        {"sg_event_id": "e1", "event": "open", "email": delivery.email, "timestamp": 1772000000}
+        | found,
+        {"sg_event_id": "e2", "event": "click", "email": delivery.email, "timestamp": 1772000100}
+        | found,
+    ]
+    store_events(database, sendgrid_events(items)[0], datetime(2026, 3, 2, tzinfo=UTC))
+    scheduler = SchedulerService(job_context(database, settings))  # fills apscheduler_jobs
+    scheduler.start()
+    assert scheduler.stop(10)
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema; skipped (or failed, in CI) without PostgreSQL."""
+    if not os.environ.get(PG_ENV):
+        reason = f"{PG_ENV} is not set: db copy to PostgreSQL needs a PostgreSQL server"
+        if os.environ.get(REQUIRE) == "1":
+            pytest.fail(f"{REQUIRE}=1 but {reason}")
+        pytest.skip(reason)
+    base = make_url(os.environ[PG_ENV])
+    schema = f"test_copy_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            table.name: connection.scalar(select(func.count()).select_from(table)) or 0
+            for table in tables()
+        }
+
+
+def digests(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        return {table.name: table_digest(connection, table, 7)[1] for table in tables()}
+
+
+def copy_with_cli(tmp_path: Path, source: str, target: str, *extra: str) -> Result:
+    path = write_config(tmp_path, source)
+    return runner(path)("db", "copy", "--to", target, *extra)
+
+
+def test_copy_to_postgresql_keeps_every_row(
+    tmp_path: Path, source: str, postgresql_url: str
+) -> None:
+    result = ok(copy_with_cli(tmp_path, source, postgresql_url, "--batch-size", "3"))
+    assert "every table matches" in result.output
+    assert "apscheduler_jobs (APScheduler's job store" in result.output
+    from_engine, to_engine = make_engine(source), make_engine(postgresql_url)
+    try:
+        before = counts(from_engine)
+        assert all(before.values()), f"the source store has an empty table: {before}"
+        assert counts(to_engine) == before
+        assert digests(to_engine) == digests(from_engine)
+        with to_engine.begin() as connection:  # sequences reset: new ids follow the copied ones
+            top = connection.scalar(select(func.max(Subscriber.id)))
+            new = connection.execute(
+                Subscriber.__table__.insert().returning(Subscriber.id),
+                {"email": "new@example.com", "name": "", "attributes": {}, **_stamps()},
+            ).scalar_one()
+        assert new == (top or 0) + 1
+    finally:
+        from_engine.dispose()
+        to_engine.dispose()
+
+
+def test_copy_to_sqlite_then_refuses_a_non_empty_target(tmp_path: Path, source: str) -> None:
+    target = f"sqlite:///{tmp_path / 'copy' / 'dispatch.db'}"
+    result = ok(copy_with_cli(tmp_path, source, target))
+    for table in tables():
+        assert f"\n  {table.name}: " in result.output
+    again = copy_with_cli(tmp_path, source, target)
+    assert again.exit_code == 2
+    assert "is not empty (table articles has" in again.output
+
+
+def test_verify_finds_a_changed_row(tmp_path: Path, source: str) -> None:
+    target = f"sqlite:///{tmp_path / 'copy' / 'dispatch.db'}"
+    ok(copy_with_cli(tmp_path, source, target))
+    from_engine, to_engine = make_engine(source), make_engine(target)
+    try:
+        with to_engine.begin() as connection:
+            connection.execute(update(Subscriber).values(name="Changed").where(Subscriber.id == 1))
+        bad = [check.name for check in verify(from_engine, to_engine) if not check.ok]
+    finally:
+        from_engine.dispose()
+        to_engine.dispose()
+    assert bad == ["subscribers"]
+
+
+def test_source_must_be_migrated(tmp_path: Path) -> None:
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = copy_with_cli(tmp_path, empty, f"sqlite:///{tmp_path / 'copy.db'}")
+    assert result.exit_code == 2
+    assert "revision none" in result.output and "dispatch db upgrade" in result.output
+
+
+def _stamps() -> dict[str, datetime]:
+    now = datetime.now(UTC)
+    return {"created_at": now, "updated_at": now}
+
+
+def test_a_row_postgresql_refuses_leaves_the_target_empty(
+    tmp_path: Path, postgresql_url: str
+) -> None:
+    """SQLite does not enforce VARCHAR lengths; PostgreSQL does: the copy stops, names the
+    table and the batch, and writes nothing."""
+    source = f"sqlite:///{tmp_path / 'loose.db'}"
+    engine = make_engine(source)
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            Suppression.__table__.insert(),
+            [{"email": f"{n}@example.com", "reason": "x" * (40 + n), **_stamps()} for n in (1, 20)],
+        )
+    engine.dispose()
+    result = copy_with_cli(tmp_path, source, postgresql_url)
+    assert result.exit_code == 2
+    assert "suppressions: the batch from {'email': '1@example.com'}" in result.output
+    target = make_engine(postgresql_url)
+    try:
+        assert set(counts(target).values()) == {0}
+    finally:
+        target.dispose()
