@@ -6,8 +6,9 @@ every window has room, and then counts in all of them. The windows live in a `li
 storage: in process memory for now (one web process); a shared Redis storage URI makes
 several processes share them.
 
-The client IP is the socket peer (`request.client.host`). Behind a reverse proxy, run
-uvicorn with `--proxy-headers --forwarded-allow-ips=<proxy>` so that it is the reader's.
+The client IP is the socket peer (`request.client.host`). `dispatch serve` runs uvicorn,
+which trusts X-Forwarded-For from the addresses in FORWARDED_ALLOW_IPS (loopback by
+default): set it to the proxy's address so that the IP is the reader's (docs/deploy.md).
 """
 
 from __future__ import annotations
