@@ -199,6 +199,9 @@ class DeliverySettings(Section):
     max_attempts: int = Field(default=5, ge=1, le=50)
     retry_backoff_seconds: float = Field(default=60, ge=0)
     max_consecutive_errors: int = Field(default=20, ge=1)
+    # `limits` storage of the rate windows: "memory://" (one process) or a shared
+    # "redis://host:6379/1" so that rate_per_second and hourly_limit hold across workers.
+    limiter_storage: str = "memory://"
     unsubscribe_mailto: Email | None = None
     outbox: OutboxSettings = OutboxSettings()
     smtp: SmtpSettings = SmtpSettings()
@@ -310,6 +313,16 @@ class SchedulerSettings(Section):
     shutdown_timeout_seconds: float = Field(default=30, gt=0)  # wait for the batch in flight
 
 
+class ExecutorSettings(Section):
+    """Where campaigns are sent: threads of the serving process, or Celery workers."""
+
+    kind: Literal["inline", "celery"] = "inline"
+    broker_url: str = "redis://127.0.0.1:6379/0"  # DISPATCH_BROKER_URL overrides it
+    batch_size: int = Field(default=500, ge=1, le=10_000)  # recipients per batch task
+    parallel: int = Field(default=8, ge=1, le=1000)  # batch tasks in flight per campaign
+    claim_timeout_seconds: float = Field(default=300, gt=0)  # `sending` longer: in doubt
+
+
 class LoggingSettings(Section):
     json_lines: bool = Field(default=False, alias="json")  # one JSON object per line
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -343,6 +356,7 @@ class Settings(Section):
     ingest: IngestSettings = IngestSettings()
     upstream: UpstreamSettings = UpstreamSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    executor: ExecutorSettings = ExecutorSettings()
     logging: LoggingSettings = LoggingSettings()
     lists: tuple[ListSettings, ...] = ()
 

@@ -28,12 +28,12 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch.campaigns import CampaignRunner, Hooks, Options, RecipientLinks, RunOptions
 from dispatch.campaigns.create import create_digest, plan_digest
-from dispatch.campaigns.due import run_due
 from dispatch.campaigns.start import start_campaign
 from dispatch.config import Settings
 from dispatch.debounce import FeedWatcher, fingerprint
 from dispatch.delivery.base import Sender
 from dispatch.delivery.factory import make_sender
+from dispatch.executor import make_executor
 from dispatch.ingest.upstream import poll_all
 from dispatch.ingest.upstream_report import PollReport
 from dispatch.logs import event
@@ -130,8 +130,11 @@ def send_digest(list_slug: str, *, run: Run | None = None) -> int | None:
             raise
         event(log, "digest.skipped", list=list_slug, period=key, reason="created concurrently")
         return None
-    with ctx.runner() as runner:
-        runner.run(campaign_id)
+    executor = make_executor(ctx)  # inline: sends here; celery: queues its batches
+    try:
+        executor.submit(campaign_id)
+    finally:
+        executor.close()
     return campaign_id
 
 
@@ -145,8 +148,11 @@ def run_due_campaigns(*, run: Run | None = None) -> int:
     ctx = _bound(run).context
     if ctx.stop.is_set():
         return 0
-    with ctx.runner() as runner:
-        return len(run_due(ctx.db, ctx.settings, runner))
+    executor = make_executor(ctx)
+    try:
+        return executor.run_due()
+    finally:
+        executor.close()
 
 
 def refresh_feeds(trigger: str = "interval", *, run: Run | None = None) -> int:

@@ -23,6 +23,7 @@ from dispatch.cli import (
     subscribers,
     tokens,
     upstream,
+    worker,
 )
 from dispatch.cli.context import AppContext, errors
 from dispatch.errors import DispatchError
@@ -77,6 +78,7 @@ app.add_typer(editors.app, name="editors")
 app.add_typer(tokens.app, name="tokens")
 app.command("serve")(serve.serve)
 app.command("scheduler")(scheduler.scheduler)
+app.command("worker")(worker.worker)
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ssl
 
+from limits.storage import storage_from_string
+
 from dispatch.config import Settings
 from dispatch.delivery import dkim
 from dispatch.delivery.base import Sender
@@ -38,7 +40,8 @@ def make_sender(
     sender = _backend(settings, chosen, ssl_context)
     delivery = settings.delivery
     if delivery.rate_per_second > 0 or delivery.hourly_limit > 0:
-        return Throttled(sender, delivery.rate_per_second, delivery.hourly_limit)
+        storage = storage_from_string(delivery.limiter_storage)  # shared when it is Redis
+        return Throttled(sender, delivery.rate_per_second, delivery.hourly_limit, storage=storage)
     return sender
 
 

@@ -8,7 +8,8 @@ counted in the app's metrics). Nothing here sends or records anything itself.
 A run returns when the campaign is sent, paused or cancelled, or when only retries that
 are not due yet remain; the scheduler's `campaigns:run-due` (or `dispatch campaigns
 run-due`) carries those on. Each campaign holds a lease while it runs, so a scheduler in
-the same or another process never sends it twice. At shutdown `stop` is set: runs
+the same or another process never sends it twice. With `executor.kind = "celery"` a
+campaign (not a test send) is queued for `dispatch worker`s instead. At shutdown `stop` is set: runs
 return between batches and a later resume carries on from the ledger.
 """
 
@@ -21,8 +22,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from fastapi import FastAPI, Request
 
 from dispatch.campaigns import Progress
+from dispatch.executor import make_executor
 from dispatch.jobs import JobContext
 from dispatch.logs import event
+from dispatch.store.models import Campaign, CampaignStatus
 
 log = logging.getLogger(__name__)
 WORKERS = 2  # campaigns sending at once from one web process
@@ -58,6 +61,8 @@ class Sending:
 
     def _run(self, campaign_id: int) -> Progress:
         try:
+            if self._queued(campaign_id):
+                return Progress(campaign_id, status=CampaignStatus.SENDING.value)
             with self.context.runner() as runner:
                 return runner.run(campaign_id)
         except Exception as exc:
@@ -69,6 +74,22 @@ class Sending:
                 error=f"{type(exc).__name__}: {exc}",
             )
             raise
+
+    def _queued(self, campaign_id: int) -> bool:
+        """With `executor.kind = "celery"`, hand a campaign (not a test send, which the
+        editor waits for) to the workers; True when it was queued."""
+        if self.context.settings.executor.kind != "celery":
+            return False
+        with self.context.db.session() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None or campaign.test_to is not None:
+                return False
+        executor = make_executor(self.context)
+        try:
+            executor.submit(campaign_id)
+        finally:
+            executor.close()
+        return True
 
     def shutdown(self) -> None:
         """Stop between batches and wait for the batches in flight."""
