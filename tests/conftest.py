@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from dispatch import config
@@ -21,6 +18,7 @@ from dispatch.lists import sync_lists
 from dispatch.setup import default_config_text
 from dispatch.store import migrate
 from dispatch.store.database import Database
+from support.services import postgresql_schema
 
 PG_ENV = "DISPATCH_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", *(["postgresql"] if os.environ.get(PG_ENV) else [])]
@@ -33,18 +31,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'var' / 'dispatch.db'}"
         return
-    base = make_url(os.environ[PG_ENV])
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)  # fails the test, never skips it, when PostgreSQL is down
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgresql_schema() as url:  # fails, never skips, when PostgreSQL is down
+        yield url
 
 
 def write_config(folder: Path, database_url: str, replace: dict[str, str] | None = None) -> Path:

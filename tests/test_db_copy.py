@@ -3,18 +3,15 @@ PostgreSQL (and to SQLite) with every row kept, checked by counts and checksums 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select, update
 from typer.testing import CliRunner, Result
 
-from conftest import DATA, PG_ENV, write_config
+from conftest import DATA, write_config
 from dispatch import config
 from dispatch.auth.editors import create_editor
 from dispatch.auth.passwords import Passwords
@@ -27,6 +24,7 @@ from dispatch.store.copy import table_digest, tables, verify
 from dispatch.store.database import Database, make_engine
 from dispatch.store.models import Delivery, EditorRole, Subscriber, Suppression
 from support.scheduling import job_context
+from support.services import postgresql_schema
 from support.upstream_server import feed, feed_server
 
 REQUIRE = "DISPATCH_REQUIRE_SERVICES"
@@ -109,24 +107,8 @@ def _events_accounts_and_jobs(database: Database, settings: config.Settings) -> 
 @pytest.fixture
 def postgresql_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL schema; skipped (or failed, in CI) without PostgreSQL."""
-    if not os.environ.get(PG_ENV):
-        reason = f"{PG_ENV} is not set: db copy to PostgreSQL needs a PostgreSQL server"
-        if os.environ.get(REQUIRE) == "1":
-            pytest.fail(f"{REQUIRE}=1 but {reason}")
-        pytest.skip(reason)
-    base = make_url(os.environ[PG_ENV])
-    schema = f"test_copy_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgresql_schema() as url:
+        yield url
 
 
 def counts(engine: Engine) -> dict[str, int]:

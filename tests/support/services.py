@@ -22,7 +22,7 @@ REQUIRE_ENV = "DISPATCH_REQUIRE_SERVICES"
 def postgresql_schema() -> Iterator[str]:
     """The URL of a fresh schema, dropped afterwards."""
     if not os.environ.get(PG_ENV):
-        message = f"the Celery executor needs PostgreSQL: set {PG_ENV}"
+        message = f"this test needs PostgreSQL: set {PG_ENV}"
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{message} ({REQUIRE_ENV}=1)")
         pytest.skip(message)
