@@ -12,12 +12,14 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from dispatch import config
-from dispatch.campaigns import create_article, start_campaign
+from dispatch.campaigns import Progress, create_article, start_campaign
+from dispatch.campaigns.claims import Claimed
 from dispatch.campaigns.envelopes import EnvelopeMaker, RecipientLinks
-from dispatch.campaigns.ledger import Claimed
 from dispatch.campaigns.snapshot import thaw
 from dispatch.config import Settings
-from dispatch.delivery.base import Envelope, OutgoingMessage
+from dispatch.delivery.base import Envelope, OutgoingMessage, Sender
+from dispatch.executor.context import EngineContext
+from dispatch.executor.inline import drive
 from dispatch.lists import get_list, sync_lists
 from dispatch.setup import default_config_text
 from dispatch.store import migrate
@@ -41,8 +43,11 @@ def make_site(folder: Path, replace: dict[str, str] | None = None) -> Settings:
     return config.load(path)
 
 
-def populate(settings: Settings, subscribers: int) -> None:
-    """Migrate, sync lists, add `subscribers` confirmed people and one article."""
+def populate(settings: Settings, subscribers: int, body_bytes: int = 1_000) -> None:
+    """Migrate, sync lists, add `subscribers` confirmed people and one article whose body
+    is about `body_bytes` long."""
+    paragraphs = max(1, body_bytes // 1_000)
+    paragraph = "A paragraph of the story, long enough to read like one. " * 17
     db = Database(settings.database)
     migrate.upgrade(db.engine)
     now = utcnow()
@@ -72,8 +77,8 @@ def populate(settings: Settings, subscribers: int) -> None:
                 slug="benchmark-story",
                 title="A benchmark story",
                 summary="What happens when a campaign goes out.",
-                body_html="<p>" + "A paragraph of the story. " * 40 + "</p>" * 1,
-                body_text="A paragraph of the story. " * 40,
+                body_html=f"<p>{paragraph}</p>" * paragraphs,
+                body_text="\n\n".join([paragraph] * paragraphs),
                 section="world",
                 status=ArticleStatus.PUBLISHED,
                 published_at=now - timedelta(minutes=5),
@@ -135,3 +140,14 @@ def prebuilt_messages(
     message, envelopes = campaign_envelopes(settings, db, campaign_id)
     built = [(e.recipient.email, message.as_bytes(e)) for e in envelopes]
     return message.from_email, built
+
+
+def send_campaign(settings: Settings, db: Database, campaign_id: int, sender: Sender) -> Progress:
+    """Send the started campaign through `sender` with the engine, as `dispatch send` does
+    inline; the ledger's progress afterwards."""
+    context = EngineContext(db, settings)
+    drive(context, context.engine(sender), campaign_id, wait=False)
+    with db.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        return Progress.read(session, campaign, utcnow())

@@ -24,21 +24,24 @@ from campaign_common import make_site, populate
 CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {bench!r})
-from collections.abc import Iterator, Sequence
-from campaign_common import start
+from collections.abc import Sequence
+from campaign_common import send_campaign, start
 from dispatch import config
-from dispatch.campaigns import CampaignRunner, RecipientLinks, RunOptions
-from dispatch.delivery.base import Envelope, Outcome, OutgoingMessage, SendResult
+from dispatch.delivery.base import Admit, Envelope, Outcome, OutgoingMessage, SendResult
 from dispatch.store.database import Database
 
 
 class Discard:
     name = "discard"
-    max_batch = 1000
-    def send(self, message: OutgoingMessage, batch: Sequence[Envelope]) -> Iterator[SendResult]:
-        for envelope in batch:
+    unit = 1
+    concurrency = 2
+    def deliver(self, message: OutgoingMessage, envelopes: Sequence[Envelope],
+                admit: Admit) -> list[SendResult]:
+        for envelope in envelopes:
             message.as_bytes(envelope)
-            yield SendResult(envelope.delivery_id, Outcome.SENT, provider_message_id="x")
+        admit(envelopes)
+        return [SendResult(e.delivery_id, Outcome.SENT, provider_message_id="x")
+                for e in envelopes]
     def close(self) -> None:
         pass
 
@@ -49,9 +52,7 @@ db = Database(settings.database)
 began = time.perf_counter()
 campaign_id = start(settings, db)
 frozen = time.perf_counter()
-runner = CampaignRunner(db, Discard(), RecipientLinks.from_settings(settings),
-                        RunOptions.from_settings(settings.delivery))
-progress = runner.run(campaign_id)
+progress = send_campaign(settings, db, campaign_id, Discard())
 done = time.perf_counter()
 assert progress.status == "sent", progress
 print(json.dumps({{"sent": progress.sent, "freeze": frozen - began, "send": done - frozen,

@@ -15,9 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from campaign_common import make_site, populate, start
+from campaign_common import make_site, populate, send_campaign, start
 
-from dispatch.campaigns import CampaignRunner, RecipientLinks, RunOptions
 from dispatch.delivery.outbox import OutboxSender
 from dispatch.store.database import Database
 
@@ -35,13 +34,7 @@ def main() -> None:
         campaign_id = start(settings, db)
         frozen = time.perf_counter()
         sender = OutboxSender(settings.delivery.outbox.dir, fsync=not args.no_fsync)
-        runner = CampaignRunner(
-            db,
-            sender,
-            RecipientLinks.from_settings(settings),
-            RunOptions.from_settings(settings.delivery),
-        )
-        progress = runner.run(campaign_id)
+        progress = send_campaign(settings, db, campaign_id, sender)
         done = time.perf_counter()
         files = sum(1 for _ in (settings.delivery.outbox.dir / str(campaign_id)).glob("*.eml"))
         assert progress.status == "sent" and progress.sent == args.recipients == files, progress

@@ -24,9 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from campaign_common import make_site, populate, start
+from campaign_common import make_site, populate, send_campaign, start
 
-from dispatch.campaigns import CampaignRunner, RecipientLinks, RunOptions
 from dispatch.delivery.factory import make_sender
 from dispatch.delivery.sendgrid import MAX_PERSONALIZATIONS, SendgridSender
 from dispatch.store.database import Database
@@ -81,13 +80,7 @@ def main() -> None:
         frozen = time.perf_counter()
         sender = make_sender(settings)
         assert isinstance(sender, SendgridSender), sender
-        runner = CampaignRunner(
-            db,
-            sender,
-            RecipientLinks.from_settings(settings),
-            RunOptions.from_settings(settings.delivery),
-        )
-        progress = runner.run(campaign_id)
+        progress = send_campaign(settings, db, campaign_id, sender)
         sender.close()
         seconds = time.perf_counter() - frozen
         db.dispose()

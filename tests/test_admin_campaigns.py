@@ -15,7 +15,6 @@ from sqlalchemy import select
 from dispatch.config import Settings
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign, CampaignStatus
-from dispatch.web.admin.sending import sending_for
 from support.admin import EDITOR, Admin, add_people
 from support.auth import Sleeps, auth_app
 from support.campaigns import add_article, add_subscribers
@@ -92,12 +91,13 @@ def test_send_now_runs_in_the_background_to_100_percent(
     assert "Send now to 120 recipients" in page.text
     started = admin.post(f"/admin/campaigns/{campaign_id}/send")
     assert started.headers["location"].endswith("notice=started")
-    progress = sending_for(client.app).wait(campaign_id, timeout=60)  # type: ignore[arg-type]
-    assert progress is not None and progress.status == "sent" and progress.sent == 120
+    client.app.state.sending.inline.drain(60)  # type: ignore[attr-defined]
     data = admin.get(f"/admin/campaigns/{campaign_id}/progress.json").json()
-    assert data["percent"] == 100 and data["sent"] == 120 and data["final"] is True
+    assert data["status"] == "sent" and data["sent"] == 120
+    assert data["percent"] == 100 and data["final"] is True and data["settled"] is True
     assert 'aria-valuenow="100"' in admin.get(f"/admin/campaigns/{campaign_id}").text
-    assert admin.post(f"/admin/campaigns/{campaign_id}/send").status_code == 400  # once
+    again = admin.post(f"/admin/campaigns/{campaign_id}/send")  # a double click: no error
+    assert again.status_code == 303 and again.headers["location"].endswith("already-sending")
 
 
 def test_outbox_lists_and_opens_a_delivered_message(
@@ -106,7 +106,7 @@ def test_outbox_lists_and_opens_a_delivered_message(
     add_subscribers(db, LIST, 3)
     campaign_id = create(admin, subject="Quay <closed>", body="Until **noon**.")
     admin.post(f"/admin/campaigns/{campaign_id}/send")
-    sending_for(client.app).wait(campaign_id, timeout=60)  # type: ignore[arg-type]
+    client.app.state.sending.inline.drain(60)  # type: ignore[attr-defined]
     assert f'href="/admin/outbox/{campaign_id}"' in admin.get("/admin/outbox").text
     listing = admin.get(f"/admin/outbox/{campaign_id}")
     links = re.findall(rf'href="(/admin/outbox/{campaign_id}/\d+)"', listing.text)
@@ -132,8 +132,8 @@ def test_pause_resume_and_cancel(client: TestClient, admin: Admin, db: Database)
     assert status(db, campaign_id) is CampaignStatus.PAUSED
     assert "Resume" in admin.get(f"/admin/campaigns/{campaign_id}").text
     admin.post(f"/admin/campaigns/{campaign_id}/resume")
-    progress = sending_for(client.app).wait(campaign_id, timeout=60)  # type: ignore[arg-type]
-    assert progress is not None and progress.status == "sent"
+    client.app.state.sending.inline.drain(60)  # type: ignore[attr-defined]
+    assert status(db, campaign_id) is CampaignStatus.SENT
     other = create(admin, subject="Cancel me", body="Body.")
     assert admin.post(f"/admin/campaigns/{other}/cancel").status_code == 303
     assert status(db, other) is CampaignStatus.CANCELLED

@@ -43,7 +43,7 @@ def create(client: TestClient, **payload: object) -> dict:
 
 def finish(client: TestClient, campaign_id: int) -> dict:
     """Wait for the background run, then the campaign's status from the API."""
-    client.app.state.sending.submit(campaign_id).result(timeout=30)  # joins the running one
+    client.app.state.sending.inline.drain(30)  # type: ignore[attr-defined]
     return client.get(f"/api/campaigns/{campaign_id}").json()
 
 
@@ -132,7 +132,9 @@ def test_send_now_runs_in_the_background_to_the_end(
         100.0,
     )
     assert len(list((settings.delivery.outbox.dir / str(digest["id"])).glob("*.eml"))) == 30
-    for action in ("send", "pause", "resume", "cancel"):
+    again = client.post(f"/api/campaigns/{digest['id']}/send")  # idempotent, not an error
+    assert again.status_code == 202 and again.json()["status"] == "sent"
+    for action in ("pause", "resume", "cancel"):
         response = client.post(f"/api/campaigns/{digest['id']}/{action}")
         assert response.status_code == 409, (action, response.text)
         assert "sent" in response.json()["error"]["message"]
@@ -145,7 +147,9 @@ def test_pause_resume_cancel(client: TestClient, db: Database, settings: Setting
         start_campaign(session, session.get_one(Campaign, note["id"]), settings, datetime.now(UTC))
     paused = client.post(f"/api/campaigns/{note['id']}/pause")
     assert paused.status_code == 200 and paused.json()["status"] == "paused"
-    assert client.post(f"/api/campaigns/{note['id']}/pause").status_code == 409
+    assert client.post(f"/api/campaigns/{note['id']}/pause").status_code == 200  # still paused
+    refused = client.post(f"/api/campaigns/{note['id']}/send")  # paused: resume, not send
+    assert refused.status_code == 409 and "resume" in refused.json()["error"]["message"]
     resumed = client.post(f"/api/campaigns/{note['id']}/resume")
     assert resumed.status_code == 202 and resumed.json()["recipients"] == 5
     assert finish(client, note["id"])["progress"]["sent"] == 5

@@ -42,6 +42,7 @@ SCOPE_OF = {
     ("POST", "/api/campaigns/{campaign_id}/schedule"): "campaigns:write",
     ("POST", "/api/campaigns/{campaign_id}/pause"): "campaigns:write",
     ("POST", "/api/campaigns/{campaign_id}/resume"): "campaigns:write",
+    ("POST", "/api/campaigns/{campaign_id}/retry-failed"): "campaigns:write",
     ("POST", "/api/campaigns/{campaign_id}/cancel"): "campaigns:write",
 }
 

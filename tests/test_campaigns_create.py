@@ -60,6 +60,7 @@ def test_digest_carries_articles_since_the_previous_digest(
     db: Database, settings: Settings
 ) -> None:
     clock = FakeClock()
+    add_subscribers(db, LIST, 2)
     add_article(db, "first", published_at=clock() - timedelta(hours=2))
     with db.session() as session:
         created = create_digest(session, settings, plan_digest(session, settings, LIST, clock()))
@@ -105,6 +106,7 @@ def test_scheduling_refuses_the_past(db: Database, settings: Settings) -> None:
 
 def test_note_is_rendered_from_markdown_and_sanitised(db: Database, settings: Settings) -> None:
     clock = FakeClock()
+    add_subscribers(db, LIST, 2)
     body = "# Hello\n\nWe have **news**. <script>alert(1)</script>[a link](https://x.example/)\n"
     with db.session() as session:
         campaign = create_note(session, settings, LIST, "A word\r\nfrom us", body, clock()).campaign

@@ -43,14 +43,15 @@ def test_send_article_asks_then_sends_with_a_summary(
     assert result.exit_code == 0, result.output
     assert 'Send "Big story" to 3 recipients of Morning Briefing?' in result.output
     assert (
-        "Campaign 1: sent. Sent 3, failed 0, skipped 0, suppressed 0, in doubt 0" in result.output
+        "Campaign 1: sent. Sent 3, failed 0, skipped 0, suppressed 0, cancelled 0, in doubt 0"
+        in result.output
     )
     assert len(outbox(settings, 1)) == 3
     shown = cli("campaigns", "show", "1")
     assert shown.exit_code == 0 and "Status: sent" in shown.output
     assert (
         "sent 3" in shown.output
-        and "In doubt (possible duplicates after crashes): 0" in shown.output
+        and "In doubt (sent again after an unknown outcome; possible duplicates): 0" in shown.output
     )
     listed = cli("campaigns", "list")
     assert "Big story" in listed.output and "sent" in listed.output

@@ -88,7 +88,9 @@ def test_mailbox_quotes_encodes_and_refuses() -> None:
     assert mailbox("a@b.example", "Zoë Ann") == "=?utf-8?q?Zo=C3=AB?= Ann <a@b.example>"
     assert mailbox("john doe@example.com", "") == '"john doe"@example.com'
     assert "\n" not in mailbox("a@b.example", "Sam\r\nBcc: x@y.example")
-    for bad in ("nobody", "@example.com", "sam@", "zoë@example.com", "sam@exämple.com"):
+    assert mailbox("sam@exämple.com") == "sam@xn--exmple-cua.com"  # IDNA A-labels on the wire
+    assert mailbox("zoë@example.com") == "zoë@example.com"  # UTF-8: for SMTPUTF8 servers only
+    for bad in ("nobody", "@example.com", "sam@", "sam@exa\N{GRINNING FACE}mple.com"):
         with pytest.raises(InvalidAddress):
             mailbox(bad, "Sam")
 

@@ -4,7 +4,11 @@ RabbitMQ), PostgreSQL and the aiosmtpd server.
 - Two workers and a `dispatch scheduler` (which starts the scheduled campaign and
   queues its batches) send a 20,000-recipient campaign: everybody receives it once.
 - The same with one worker SIGKILLed mid-send: the other finishes it, nobody is
-  skipped, and duplicates (counted) are at most the campaign's `in_doubt` rows.
+  skipped, and duplicates are at most the in-doubt count, itself at most what the killed
+  worker had in flight (its batches times its connections).
+- A worker in the middle of a batch while an operator runs `dispatch campaigns resume`
+  (inline, in another process) on the same campaign: each sends only rows it claimed, so
+  nobody gets it twice.
 
 PostgreSQL only (celery refuses SQLite). Without DISPATCH_TEST_DATABASE_URL these tests
 skip, unless DISPATCH_REQUIRE_SERVICES=1 (CI): then they fail. A missing broker always
@@ -28,13 +32,14 @@ from sqlalchemy import func, select
 from conftest import write_config
 from dispatch import config
 from dispatch.campaigns import Options, create_article
+from dispatch.campaigns.progress import Progress
+from dispatch.campaigns.progress import in_doubt as in_doubt_of
 from dispatch.campaigns.start import start_campaign
 from dispatch.config import Settings
 from dispatch.executor.celery_app import make_app
 from dispatch.executor.celery_submit import CeleryExecutor
-from dispatch.jobs import JobContext
+from dispatch.executor.context import EngineContext
 from dispatch.lists import sync_lists
-from dispatch.metrics import Metrics
 from dispatch.store import migrate
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
@@ -73,7 +78,7 @@ def test_two_workers_send_every_recipient_once(
         began = time.monotonic()
         try:
             if kill:  # submitted directly
-                executor = CeleryExecutor(JobContext(db, settings, Metrics(db)))
+                executor = CeleryExecutor(EngineContext(db, settings))
                 executor.submit(campaign_id)
                 executor.close()
                 _wait(lambda: _sent(db, campaign_id) >= RECIPIENTS // 4, 60, workers)
@@ -89,7 +94,7 @@ def test_two_workers_send_every_recipient_once(
         elapsed = time.monotonic() - began
         received = server.handler.recipients()
     with db.session() as session:
-        in_doubt = session.get(Campaign, campaign_id).in_doubt  # type: ignore[union-attr]
+        in_doubt = in_doubt_of(session, campaign_id)
         rows = session.execute(
             select(Delivery.email, Delivery.status).where(Delivery.campaign_id == campaign_id)
         ).all()
@@ -103,10 +108,61 @@ def test_two_workers_send_every_recipient_once(
     assert len(everyone) == RECIPIENTS
     assert set(received) == everyone  # nobody skipped
     assert all(status == DeliveryStatus.SENT for _, status in rows)
-    assert duplicates <= in_doubt
+    assert duplicates <= in_doubt <= 4 * 4  # its 4 batches, 4 connections each
     if not kill:
         assert duplicates == 0 and in_doubt == 0
         assert set(received.values()) == {1}
+
+
+@pytest.mark.parametrize("broker", sorted(BROKERS))
+def test_a_resume_beside_a_busy_worker_sends_nobody_twice(
+    tmp_path: Path, pg_url: str, broker: str
+) -> None:
+    with SmtpServer() as server:
+        settings = _settings(tmp_path, pg_url, server.port, BROKERS[broker])
+        db = _prepare(settings, recipients=2_000)
+        campaign_id = _create(db, settings, schedule=False, recipients=2_000)
+        inline = write_config(
+            tmp_path / "inline", pg_url, _smtp(server.port)
+        )  # the operator's shell: the same store, the inline executor
+        env = os.environ | {"DISPATCH_SECRET_KEY": "celery-test-secret"}
+        env.pop("DISPATCH_BROKER_URL", None)
+        _purge(settings)
+        server.handler.data_delay = 0.01  # slow enough that the worker is mid-batch
+        workers = [_worker(settings.path, env, tmp_path / "worker.log")]
+        try:
+            executor = CeleryExecutor(EngineContext(db, settings))
+            executor.submit(campaign_id)
+            executor.close()
+            _wait(lambda: _sent(db, campaign_id) >= 100, 60, workers)
+            with db.session() as session:  # the worker holds claims right now
+                assert Progress.read(session, session.get(Campaign, campaign_id), utcnow()).running  # type: ignore[arg-type]
+            resume = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "dispatch",
+                    "--config",
+                    str(inline),
+                    "campaigns",
+                    "resume",
+                    str(campaign_id),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert resume.returncode == 0, resume.stdout + resume.stderr
+            _wait(lambda: _status(db, campaign_id) == CampaignStatus.SENT, 120, workers)
+        finally:
+            _stop(workers)
+        received = server.handler.recipients()
+    with db.session() as session:
+        in_doubt = in_doubt_of(session, campaign_id)
+    db.dispose()
+    assert len(received) == 2_000 and set(received.values()) == {1}  # nobody twice
+    assert in_doubt == 0
 
 
 def test_celery_refuses_sqlite(tmp_path: Path) -> None:
@@ -117,19 +173,25 @@ def test_celery_refuses_sqlite(tmp_path: Path) -> None:
         make_app(config.load(path))
 
 
+def _smtp(smtp_port: int) -> dict[str, str]:
+    return {
+        r'^backend = "outbox".*$': 'backend = "smtp"',
+        r"^port = 25$": f"port = {smtp_port}",
+        r'^security = "starttls".*$': 'security = "none"',
+        r"^pool_size = 2 .*$": "pool_size = 4",
+        r"^concurrency = 2 .*$": "concurrency = 4",
+    }
+
+
 def _settings(folder: Path, url: str, smtp_port: int, broker_url: str) -> Settings:
     path = write_config(
         folder,
         url,
         {
-            r'^backend = "outbox".*$': 'backend = "smtp"',
-            r"^port = 25$": f"port = {smtp_port}",
-            r'^security = "starttls".*$': 'security = "none"',
-            r"^pool_size = 2 .*$": "pool_size = 4",
-            r"^concurrency = 2 .*$": "concurrency = 4",
+            **_smtp(smtp_port),
             r'^kind = "inline".*$': 'kind = "celery"',
             r"^broker_url = .*$": f'broker_url = "{broker_url}"',
-            r"^batch_size = 500 .*$": "batch_size = 200",
+            r"^batch_size = 1000 .*recipients one batch.*$": "batch_size = 200",
             r"^claim_timeout_seconds = .*$": "claim_timeout_seconds = 8",
             r"^run_due_seconds = 30 .*$": "run_due_seconds = 1",
         },
@@ -137,24 +199,24 @@ def _settings(folder: Path, url: str, smtp_port: int, broker_url: str) -> Settin
     return config.load(path)
 
 
-def _prepare(settings: Settings) -> Database:
+def _prepare(settings: Settings, recipients: int = RECIPIENTS) -> Database:
     db = Database(settings.database)
     migrate.upgrade(db.engine)
     with db.session() as session:
         sync_lists(session, settings)
-    add_subscribers(db, LIST, RECIPIENTS)
+    add_subscribers(db, LIST, recipients)
     add_article(db, "big-story")
     return db
 
 
-def _create(db: Database, settings: Settings, schedule: bool) -> int:
+def _create(db: Database, settings: Settings, schedule: bool, recipients: int = RECIPIENTS) -> int:
     """Scheduled a second from now, or started at once."""
     now = utcnow()
     options = Options(at=now + timedelta(seconds=1)) if schedule else Options()
     with db.session() as session:
         created = create_article(session, settings, "big-story", LIST, now, options)
         if not schedule:
-            assert start_campaign(session, created.campaign, settings, now) == RECIPIENTS
+            assert start_campaign(session, created.campaign, settings, now) == recipients
         return created.campaign.id
 
 

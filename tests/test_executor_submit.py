@@ -14,10 +14,12 @@ import redis
 from conftest import write_config
 from dispatch import config, jobs
 from dispatch.campaigns import Options, create_article
+from dispatch.campaigns.claims import claim
 from dispatch.campaigns.start import start_campaign
 from dispatch.config import Settings
 from dispatch.executor import make_executor
 from dispatch.executor.celery_app import QUEUE
+from dispatch.executor.context import EngineContext
 from dispatch.executor.inline import InlineExecutor
 from dispatch.jobs import JobContext
 from dispatch.lists import sync_lists
@@ -25,7 +27,7 @@ from dispatch.metrics import Metrics
 from dispatch.store import migrate
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign, CampaignStatus
-from dispatch.web.admin.sending import Sending
+from dispatch.web.sending import build_sending
 from support.campaigns import FakeClock, add_article, add_subscribers
 from support.services import postgresql_schema
 
@@ -59,15 +61,20 @@ def context(tmp_path: Path) -> Iterator[JobContext]:
             sync_lists(session, settings)
         add_subscribers(db, LIST, PEOPLE)
         add_article(db, "big-story")
-        yield JobContext(db, settings, Metrics(db), clock=FakeClock())
+        engines = EngineContext(db, settings, metrics=Metrics(db), clock=FakeClock())
+        jobs_context = JobContext(engines, make_executor(engines))
+        yield jobs_context
+        jobs_context.executor.close()
         db.dispose()
 
 
 def test_the_admin_queues_a_started_campaign(context: JobContext, broker: redis.Redis) -> None:
     campaign_id = _campaign(context, start=True)
-    progress = Sending(context).submit(campaign_id).result(10)
-    assert progress.status == CampaignStatus.SENDING.value
+    sending = build_sending(context.engines, context)
+    sending.submit(campaign_id)
+    assert _status(context, campaign_id) == CampaignStatus.SENDING
     assert broker.llen(QUEUE) == math.ceil(PEOPLE / context.settings.executor.batch_size)
+    assert isinstance(sending.inline, InlineExecutor)  # test sends still run here
 
 
 def test_the_scheduler_starts_due_campaigns_and_requeues_idle_ones(
@@ -80,19 +87,24 @@ def test_the_scheduler_starts_due_campaigns_and_requeues_idle_ones(
     run = jobs.Run(context, clock())
     assert jobs.run_due_campaigns(run=run) == 1
     assert _status(context, campaign_id) == CampaignStatus.SENDING
-    assert broker.llen(QUEUE) == 3
-    assert jobs.run_due_campaigns(run=run) == 0  # its ledger is fresh: workers have it
-    clock.now += timedelta(seconds=context.settings.executor.claim_timeout_seconds + 1)
-    assert jobs.run_due_campaigns(run=jobs.Run(context, clock())) == 1  # nobody touched it
-    assert broker.llen(QUEUE) == 6
+    assert broker.llen(QUEUE) == 2  # 1,200 people in batches of 1,000
+    with context.db.session() as session:  # a worker claims a batch, then dies elsewhere
+        campaign = session.get(Campaign, campaign_id)
+        ttl = timedelta(seconds=context.settings.executor.claim_timeout_seconds)
+        claim(session, campaign, "another-host:1:x", 1_200, clock(), ttl)  # type: ignore[arg-type]
+    assert jobs.run_due_campaigns(run=run) == 0  # a live claim: a worker has it
+    clock.now += ttl + timedelta(seconds=1)
+    assert jobs.run_due_campaigns(run=jobs.Run(context, clock())) == 1  # its claim expired
+    assert broker.llen(QUEUE) == 4
 
 
 def test_inline_is_the_default(tmp_path: Path) -> None:
     settings = config.load(write_config(tmp_path, f"sqlite:///{tmp_path / 'd.db'}"))
     assert settings.executor.kind == "inline"
     assert settings.delivery.limiter_storage == "memory://"
-    context = JobContext(Database(settings.database), settings, Metrics(None))
-    assert isinstance(make_executor(context), InlineExecutor)
+    executor = make_executor(EngineContext(Database(settings.database), settings))
+    assert isinstance(executor, InlineExecutor)
+    executor.close()
 
 
 def _settings(folder: Path, url: str) -> Settings:

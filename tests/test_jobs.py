@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,15 +13,20 @@ from sqlalchemy import select, update
 from dispatch import jobs
 from dispatch.campaigns import Options, create_article
 from dispatch.config import Settings
-from dispatch.delivery.base import Envelope, OutgoingMessage, SendResult
 from dispatch.delivery.memory import MemorySender
 from dispatch.jobs import Run
 from dispatch.logs import FIELDS
 from dispatch.store.database import Database
-from dispatch.store.models import Article, Campaign, CampaignStatus
+from dispatch.store.models import (
+    Article,
+    Campaign,
+    CampaignStatus,
+    DigestRun,
+    SubscriptionStatus,
+)
 from dispatch.store.types import utcnow
 from support.campaigns import FakeClock, add_article, add_subscribers
-from support.scheduling import Senders, campaigns, job_context
+from support.scheduling import campaigns, job_context, senders, settle
 
 LIST = "morning-briefing"
 
@@ -35,6 +39,16 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
 def fired(settings: Settings) -> datetime:
     """A plausible fire time of the list's schedule: this morning (or yesterday's)."""
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+
+def runs(db: Database) -> list[tuple[str, str, int | None]]:
+    with db.session() as session:
+        rows = session.execute(
+            select(DigestRun.period_key, DigestRun.outcome, DigestRun.campaign_id).where(
+                DigestRun.period_key.startswith("digest:")
+            )
+        )
+        return [(key, outcome, campaign) for key, outcome, campaign in rows]
 
 
 def events(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, object]]:
@@ -53,13 +67,14 @@ def test_a_digest_period_is_sent_once_however_often_it_fires(
     caplog.set_level(logging.INFO)
     first = jobs.send_digest(LIST, run=Run(context, when))
     again = jobs.send_digest(LIST, run=Run(context, when))
+    settle(context)
     assert first is not None and again is None
     key = jobs.period_key(LIST, when, "Europe/London")
     assert campaigns(db) == [(key, "sent")]
-    assert context.sender_factory.recipients() == {p: 1 for p in people}  # type: ignore[attr-defined]
-    assert events(caplog, "digest.skipped")[0]["reason"] == "already created"
+    assert runs(db) == [(key, "created", first)]
+    assert senders(context).recipients() == {p: 1 for p in people}
+    assert events(caplog, "digest.skipped")[0]["reason"] == "already handled"
     assert events(caplog, "campaign.started")[0]["recipients"] == 30
-    assert events(caplog, "campaign.finished")[0]["sent"] == 30
 
 
 def test_two_runs_racing_for_one_period_create_one_campaign(
@@ -81,20 +96,42 @@ def test_two_runs_racing_for_one_period_create_one_campaign(
         thread.start()
     for thread in threads:
         thread.join(60)
+    for context in contexts:
+        settle(context)
     assert sorted(results, key=lambda r: r is None)[1] is None and len(results) == 2
     assert len(campaigns(db)) == 1
-    total = contexts[0].sender_factory.recipients() + contexts[1].sender_factory.recipients()  # type: ignore[attr-defined]
+    total = senders(contexts[0]).recipients() + senders(contexts[1]).recipients()
     assert total == {p: 1 for p in people}
 
 
-def test_nothing_new_means_no_campaign(
+def test_nothing_new_means_no_campaign_and_the_period_is_handled(
     db: Database, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     add_subscribers(db, LIST, 3)
     caplog.set_level(logging.INFO)
-    assert jobs.send_digest(LIST, run=Run(job_context(db, settings), fired(settings))) is None
+    when = fired(settings)
+    assert jobs.send_digest(LIST, run=Run(job_context(db, settings), when)) is None
     assert campaigns(db) == []
     assert events(caplog, "digest.empty")[0]["list"] == LIST
+    assert runs(db) == [(jobs.period_key(LIST, when, "Europe/London"), "nothing-new", None)]
+
+
+def test_a_digest_nobody_can_receive_keeps_its_articles_for_the_next(
+    db: Database, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_subscribers(db, LIST, 3, status=SubscriptionStatus.PENDING)
+    add_article(db, "harbour-news")
+    caplog.set_level(logging.INFO)
+    when = fired(settings)
+    assert jobs.send_digest(LIST, run=Run(job_context(db, settings), when)) is None
+    assert campaigns(db) == []
+    assert runs(db)[0][1] == "no-recipients"
+    assert events(caplog, "digest.no_recipients")[0]["articles"] == 1
+    people = add_subscribers(db, LIST, 2, start=100)  # confirmed later that day
+    context = job_context(db, settings)
+    assert jobs.send_digest(LIST, run=Run(context, when + timedelta(days=1))) is not None
+    settle(context)
+    assert senders(context).recipients() == {p: 1 for p in people}
 
 
 def test_run_due_starts_a_scheduled_one_off_when_its_time_comes(
@@ -111,41 +148,31 @@ def test_run_due_starts_a_scheduled_one_off_when_its_time_comes(
     assert campaigns(db) == [(None, "scheduled")]
     clock.now += timedelta(minutes=11)
     assert jobs.run_due_campaigns(run=Run(context, clock.now)) == 1
+    settle(context)
     assert campaigns(db) == [(None, "sent")]
-    assert context.sender_factory.recipients() == {p: 1 for p in people}  # type: ignore[attr-defined]
+    assert senders(context).recipients() == {p: 1 for p in people}
 
 
-class StopsAfterOneBatch(MemorySender):
-    """Sets the process's stop event (as SIGTERM would) while its first batch is sent."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        super().__init__()
-        self.stop = stop
-
-    def send(self, message: OutgoingMessage, batch: Sequence[Envelope]) -> Iterator[SendResult]:
-        self.stop.set()
-        yield from super().send(message, batch)
-
-
-def test_stop_lets_the_batch_in_flight_finish_and_a_restart_completes_the_send(
+def test_stop_hands_nothing_more_over_and_a_restart_completes_the_send(
     db: Database, settings: Settings
 ) -> None:
-    people = add_subscribers(db, LIST, 250)  # batch_size 100: three batches
+    people = add_subscribers(db, LIST, 250)
     add_article(db, "harbour-news")
     context = job_context(db, settings)
-    first = StopsAfterOneBatch(context.stop)
-    context.sender_factory = lambda _settings: first
+    first = MemorySender()
+    first.before_handover = lambda number: number == 101 and context.stop.set()
+    context.engines.sender_factory = lambda _settings: first
     campaign_id = jobs.send_digest(LIST, run=Run(context, fired(settings)))
-    assert len(first.sent) == 100  # the batch in flight finished, no new one began
+    settle(context)
+    assert len(first.sent) == 100  # the 101st found the process stopping
     with db.session() as session:
         campaign = session.get(Campaign, campaign_id)
-        assert campaign is not None
-        assert campaign.status == CampaignStatus.SENDING and campaign.runner is None
+        assert campaign is not None and campaign.status == CampaignStatus.SENDING
     restarted = job_context(db, settings)
     assert jobs.run_due_campaigns(run=Run(restarted, utcnow())) == 1
+    settle(restarted)
     assert campaigns(db)[0][1] == "sent"
-    second: Senders = restarted.sender_factory  # type: ignore[assignment]
-    assert first.recipients() + second.recipients() == {p: 1 for p in people}
+    assert first.recipients() + senders(restarted).recipients() == {p: 1 for p in people}
 
 
 def test_feeds_are_rebuilt_once_articles_stop_changing(db: Database, settings: Settings) -> None:

@@ -10,11 +10,12 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from dispatch import jobs
-from dispatch.campaigns import CampaignRunner, Hooks, Options, RecipientLinks, create_article
+from dispatch.campaigns import Options, create_article
 from dispatch.campaigns.start import start_campaign
 from dispatch.config import Settings
 from dispatch.delivery.memory import MemorySender
-from dispatch.jobs import JobContext, Run
+from dispatch.executor.inline import drive
+from dispatch.jobs import Run
 from dispatch.scheduler import SchedulerService
 from dispatch.store.database import Database
 from dispatch.store.types import utcnow
@@ -69,9 +70,8 @@ def test_campaign_progress_and_messages_per_sender(db: Database, settings: Setti
         assert before[("dispatch_campaigns", (("status", "sending"),))] == 1
         sender = MemorySender()
         sender.fail("user0@example.com")
-        hooks = Hooks(on_progress=app.state.metrics.progress_hook("memory"))
-        links = RecipientLinks.from_settings(settings)
-        CampaignRunner(db, sender, links, hooks=hooks).run(campaign_id)
+        engines = app.state.sending.jobs.engines  # counts in the app's metrics
+        drive(engines, engines.engine(sender), campaign_id, wait=False)
         after = scrape(client)
     assert after[("dispatch_messages_sent_total", (("sender", "memory"),))] == 5
     assert after[("dispatch_messages_failed_total", (("sender", "memory"),))] == 1
@@ -81,7 +81,7 @@ def test_campaign_progress_and_messages_per_sender(db: Database, settings: Setti
 
 def test_feed_builds_scheduler_lag_and_health(db: Database, settings: Settings) -> None:
     app = create_app(settings, db)
-    context = JobContext(db, settings, app.state.metrics)
+    context = app.state.sending.jobs  # the app's job context (its metrics, its executor)
     jobs.refresh_feeds(run=Run(context, datetime.now(UTC)))
     service = SchedulerService(context)
     service.start()

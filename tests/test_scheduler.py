@@ -12,12 +12,13 @@ import pytest
 import time_machine
 from sqlalchemy import func, select, text
 
+from dispatch import schedlock
 from dispatch.config import Settings
 from dispatch.logs import FIELDS
 from dispatch.scheduler import SchedulerService
 from dispatch.store.database import Database
 from support.campaigns import add_article, add_subscribers
-from support.scheduling import campaigns, job_context, wait_for
+from support.scheduling import campaigns, job_context, senders, wait_for
 
 LIST = "morning-briefing"  # "0 7 * * *" in Europe/London
 PERSISTENT = {"digest:morning-briefing", "digest:weekly-review", "feeds:refresh", "upstream:poll"}
@@ -85,7 +86,7 @@ def test_the_digest_fires_at_seven_london_time_on_the_day_clocks_go_forward(
         key = f"digest:{LIST}:2026-03-29T07:00:00+01:00"
         wait_for(lambda: campaigns(db) == [(key, "sent")], what="the 06:00 UTC digest")
         assert next_run(service, f"digest:{LIST}") == datetime(2026, 3, 30, 6, tzinfo=UTC)
-    assert service.context.sender_factory.recipients() == {p: 1 for p in people}  # type: ignore[attr-defined]
+    assert senders(service.context).recipients() == {p: 1 for p in people}
 
 
 def test_a_digest_missed_within_the_grace_period_is_sent_once_on_restart(
@@ -101,7 +102,7 @@ def test_a_digest_missed_within_the_grace_period_is_sent_once_on_restart(
         key = f"digest:{LIST}:2026-03-27T07:00:00+00:00"
         wait_for(lambda: campaigns(db) == [(key, "sent")], what="the missed digest")
         assert next_run(service, f"digest:{LIST}") == datetime(2026, 3, 28, 7, tzinfo=UTC)
-        recipients = service.context.sender_factory.recipients()  # type: ignore[attr-defined]
+        recipients = senders(service.context).recipients()
         service = start(services, db, settings)  # and again: nothing more
         wait_for(lambda: next_run(service, "campaigns:run-due") is not None)
         assert campaigns(db) == [(key, "sent")]
@@ -136,8 +137,9 @@ def test_a_digest_missed_beyond_the_grace_period_is_skipped_and_logged(
             what="digest.missed",
         )
     assert campaigns(db) == []
-    assert missed[0]["job"] == f"digest:{LIST}"  # type: ignore[index]
-    assert missed[0]["scheduled_for"] == datetime(2026, 3, 27, 7, tzinfo=UTC)  # type: ignore[index]
+    assert missed[0]["list"] == LIST  # type: ignore[index]
+    assert missed[0]["period"] == f"digest:{LIST}:2026-03-27T07:00:00+00:00"  # type: ignore[index]
+    assert "grace period" in missed[0]["reason"]  # type: ignore[index]
 
 
 def test_a_list_removed_from_the_configuration_loses_its_job(
@@ -154,3 +156,65 @@ def test_a_list_removed_from_the_configuration_loses_its_job(
     with db.engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(text("apscheduler_jobs")))
         assert total.scalar() == len(PERSISTENT) - 1
+
+
+def test_a_period_lost_to_a_kill_just_after_its_fire_time_is_sent_at_restart(
+    db: Database, settings: Settings, services: list[SchedulerService]
+) -> None:
+    """APScheduler stores the next run time before the job runs: a process killed in
+    between loses the period. The next start finds it (no `digest_runs` record) and
+    sends it once."""
+    people = add_subscribers(db, LIST, 6)
+    with time_machine.travel(datetime(2026, 3, 26, 6, 0, tzinfo=UTC), tick=True):
+        start(services, db, settings)  # registered: periods before now are not owed
+        services[-1].stop(timeout=30)
+    with db.engine.begin() as connection:  # the 07:00 fire time came; the job was stored
+        connection.execute(  # as run (next: tomorrow), and the process died there
+            text("UPDATE apscheduler_jobs SET next_run_time = :at WHERE id = :job"),
+            {"at": datetime(2026, 3, 27, 7, tzinfo=UTC).timestamp(), "job": f"digest:{LIST}"},
+        )
+    with time_machine.travel(datetime(2026, 3, 26, 7, 0, 3, tzinfo=UTC), tick=True):
+        add_article(db, "lost-in-the-crash", published_at=datetime(2026, 3, 26, 6, 30, tzinfo=UTC))
+        service = start(services, db, settings)
+        key = f"digest:{LIST}:2026-03-26T07:00:00+00:00"
+        wait_for(lambda: campaigns(db) == [(key, "sent")], what="the lost period")
+        recipients = senders(service.context).recipients()
+        service = start(services, db, settings)  # once: the period is recorded now
+        wait_for(lambda: next_run(service, "campaigns:run-due") is not None)
+    assert campaigns(db) == [(key, "sent")] and recipients == {p: 1 for p in people}
+
+
+def test_a_lost_lock_stops_the_firing_until_it_is_taken_again(
+    db: Database, settings: Settings, services: list[SchedulerService]
+) -> None:
+    service = start(services, db, settings)
+    assert service.holds_lock()
+    lose(service)
+    assert not service.holds_lock()
+    service.check_lock()  # it notices, pauses, and takes the lock again at once
+    assert service.holds_lock() and service.health()["state"] == "running"
+
+
+def test_a_second_scheduler_that_took_the_lock_makes_the_first_stop_for_good(
+    db: Database, settings: Settings, services: list[SchedulerService]
+) -> None:
+    first = start(services, db, settings)
+    lose(first)
+    second = SchedulerService(job_context(db, settings))
+    second.start()  # the lock was free: the second takes it
+    services.append(second)
+    first.check_lock()
+    assert first.lost_to is not None and "another scheduler" in first.lost_to
+    assert not first.holds_lock() and first.health()["state"] == "stopped"
+    assert second.holds_lock()
+
+
+def lose(service: SchedulerService) -> None:
+    """Take the lock away as the world can: its connection killed, its file replaced."""
+    lock = service.lock
+    if isinstance(lock, schedlock.AdvisorySchedulerLock):
+        lock.release()  # the session ends: PostgreSQL drops the advisory lock with it
+    else:
+        assert isinstance(lock, schedlock.FileSchedulerLock)
+        lock.path.unlink()
+        lock.release()

@@ -3,7 +3,7 @@ list's digest at its scheduled second to a real SMTP server (aiosmtpd, in this t
 process); killed with SIGKILL mid-send and started again, it completes the campaign —
 stopped with SIGTERM mid-send, it lets the batch in flight finish (nothing left in
 doubt) and exits 0; started a third time, it completes the campaign: every subscriber
-got it, duplicates ≤ `in_doubt` (rows the kill left in doubt).
+got it, duplicates ≤ in doubt (messages the kill left handed over without an answer).
 
 The schedule uses the optional 6-field cron (seconds first), a few seconds ahead.
 """
@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from conftest import write_config
 from dispatch import config
+from dispatch.campaigns.progress import in_doubt as in_doubt_of
 from dispatch.lists import sync_lists
 from dispatch.store import migrate
 from dispatch.store.database import Database
@@ -32,7 +33,7 @@ from support.smtp_server import SmtpServer, free_port
 
 LIST = "morning-briefing"
 RECIPIENTS = 600
-LEAD = timedelta(seconds=12)  # start-up takes ~2 s; the digest fires after it
+LEAD = timedelta(seconds=20)  # start-up takes ~3 s (more on a busy machine); fires after
 
 
 def test_serve_sends_the_digest_on_time_and_completes_it_after_a_kill(
@@ -96,7 +97,7 @@ def test_serve_sends_the_digest_on_time_and_completes_it_after_a_kill(
     with db.session() as session:
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None and campaign.period_key == f"digest:{LIST}:{fire.isoformat()}"
-        in_doubt = campaign.in_doubt
+        in_doubt = in_doubt_of(session, campaign.id)
         statuses = session.execute(
             select(Delivery.status, func.count()).group_by(Delivery.status)
         ).all()

@@ -70,7 +70,7 @@ def sent_campaign(db: Database, settings: Settings, slug: str, test_to: str | No
             session, settings, slug, "morning-briefing", now, Options(test_to=test_to)
         )
         campaign = created.campaign
-        start_campaign(session, campaign, settings, now)
+        start_campaign(session, campaign, settings, now, allow_empty=True)
         move(campaign, CampaignStatus.SENT)
         campaign.finished_at = now
         return campaign.key

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from conftest import write_config
-from dispatch.campaigns import CampaignRunner, Hooks, Options, RecipientLinks, RunOptions
+from dispatch.campaigns import Options
 from dispatch.campaigns.create import create_article
 from dispatch.campaigns.start import start_campaign
 from dispatch.config import Settings
@@ -34,7 +34,7 @@ from dispatch.store.types import utcnow
 from dispatch.subscribers.membership import suppress_address
 from dispatch.tokens import Tokens
 from dispatch.web import create_app
-from support.campaigns import FakeClock, add_article, add_subscribers
+from support.campaigns import FakeClock, add_article, add_subscribers, engine_context, run
 
 DOUBLE, SINGLE = "morning-briefing", "weekly-review"  # weekly-review: no double opt-in here
 HIGH = '"1000/minute"'
@@ -365,24 +365,17 @@ def test_unsubscribing_mid_campaign_stops_the_running_send(
     unsubscribe_url = f"/unsubscribe/{Tokens(settings.secret_key).unsubscribe(leaver_id, DOUBLE)}"
     answers = []
 
-    def on_progress(progress: object) -> None:
-        if not answers:  # after the first batch has been sent
+    def unsubscribe(number: int) -> None:
+        if number == 2:  # while the first of three batches of 10 goes out
             answers.append(client.post(unsubscribe_url, content=b"List-Unsubscribe=One-Click"))
 
     sender = MemorySender()
-    runner = CampaignRunner(
-        db,
-        sender,
-        RecipientLinks.from_settings(settings),
-        RunOptions(batch_size=10, flush_every=1),
-        clock=clock,
-        hooks=Hooks(on_progress=on_progress, sleep=clock.sleep),
-    )
-    progress = runner.run(campaign_id)
+    sender.before_handover = unsubscribe
+    done = run(engine_context(db, settings, clock, batch_size=10), sender, campaign_id)
 
-    assert answers[0].status_code == 200 and sender.batches[0] == 10
+    assert answers[0].status_code == 200
     assert set(sender.recipients()) == set(people) - {leaver}
-    assert progress.status == "sent" and progress.skipped == 1
+    assert done.status == "sent" and done.skipped == 1
     with db.session() as session:
         row = session.scalar(
             select(Delivery).where(Delivery.campaign_id == campaign_id, Delivery.email == leaver)

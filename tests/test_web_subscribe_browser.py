@@ -18,18 +18,19 @@ from sqlalchemy import select
 
 from conftest import write_config
 from dispatch import config
-from dispatch.campaigns import CampaignRunner, Options, RecipientLinks, RunOptions
+from dispatch.campaigns import Options
 from dispatch.campaigns.create import create_article
 from dispatch.campaigns.start import start_campaign
 from dispatch.config import Settings
-from dispatch.delivery.factory import make_sender
+from dispatch.executor.context import EngineContext
+from dispatch.executor.inline import InlineExecutor
 from dispatch.lists import sync_lists
 from dispatch.store import migrate
 from dispatch.store.database import Database
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus
 from dispatch.store.types import utcnow
 from dispatch.web import create_app
-from support.campaigns import add_article, add_subscribers
+from support.campaigns import add_article, add_subscribers, progress
 from support.live_server import free_port, live_server
 from support.smtp_server import SmtpServer
 
@@ -155,12 +156,7 @@ def test_subscribe_confirm_unsubscribe_in_a_browser(
         created = create_article(session, settings, "after-leaving", LIST, utcnow(), Options())
         start_campaign(session, created.campaign, settings, utcnow())
         campaign_id = created.campaign.id
-    sender = make_sender(settings)
-    try:
-        progress = CampaignRunner(
-            database, sender, RecipientLinks.from_settings(settings), RunOptions()
-        ).run(campaign_id)
-    finally:
-        sender.close()
-    assert progress.status == "sent" and progress.sent == 1
+    InlineExecutor(EngineContext(database, settings)).run(campaign_id)
+    done = progress(database, campaign_id)
+    assert done.status == "sent" and done.sent == 1
     assert smtp.handler.recipients() == {READER: 2, other: 1}  # confirm + welcome, then nothing

@@ -192,13 +192,15 @@ class DkimSettings(Section):
 
 class DeliverySettings(Section):
     backend: Literal["outbox", "smtp", "sendgrid"] = "outbox"
-    batch_size: int = Field(default=100, ge=1, le=1000)
+    batch_size: int = Field(default=1000, ge=1, le=1000)
     rate_per_second: float = Field(default=0, ge=0)  # 0: as fast as the sender goes
     concurrency: int = Field(default=2, ge=1, le=64)
     hourly_limit: int = Field(default=0, ge=0)  # 0: no hourly window
     max_attempts: int = Field(default=5, ge=1, le=50)
     retry_backoff_seconds: float = Field(default=60, ge=0)
     max_consecutive_errors: int = Field(default=20, ge=1)
+    auto_resume_seconds: float = Field(default=30, gt=0)  # first wait after a provider outage
+    auto_resume_max_seconds: float = Field(default=900, gt=0)  # the longest wait
     # `limits` storage of the rate windows: "memory://" (one process) or a shared
     # "redis://host:6379/1" so that rate_per_second and hourly_limit hold across workers.
     limiter_storage: str = "memory://"
@@ -318,7 +320,7 @@ class ExecutorSettings(Section):
 
     kind: Literal["inline", "celery"] = "inline"
     broker_url: str = "redis://127.0.0.1:6379/0"  # DISPATCH_BROKER_URL overrides it
-    batch_size: int = Field(default=500, ge=1, le=10_000)  # recipients per batch task
+    batch_size: int = Field(default=1000, ge=1, le=10_000)  # recipients per batch task
     parallel: int = Field(default=8, ge=1, le=1000)  # batch tasks in flight per campaign
     claim_timeout_seconds: float = Field(default=300, gt=0)  # `sending` longer: in doubt
 
@@ -422,7 +424,12 @@ def _secret(env: str, file: Path | None, key: str, source: Path) -> SecretStr:
         try:
             text = file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"{source.name}: {key}: cannot read {file}: {exc.strerror}") from exc
+            raise ConfigError(
+                f"{source.name}: {key}: cannot read {file}: {exc.strerror} "
+                f"(set {env} instead, or `dispatch init` creates the secret key)"
+                if env == "DISPATCH_SECRET_KEY"
+                else f"{source.name}: {key}: cannot read {file}: {exc.strerror} (or set {env})"
+            ) from exc
         if text:
             return SecretStr(text)
         raise ConfigError(f"{source.name}: {key}: {file} is empty")

@@ -5,9 +5,12 @@ Stored jobs carry only picklable arguments (a list slug); the scheduler's execut
 run is for (`scheduler.ContextExecutor`). Tests call jobs the same way.
 
 - `send_digest`: one digest per list and scheduled period. Its idempotency key
-  `digest:{list}:{scheduled time, list's zone, ISO 8601}` is `Campaign.period_key`
-  (unique): however often the job fires for a period, at most one campaign exists.
-- `run_due_campaigns`: start scheduled one-offs whose time came, resume interrupted sends.
+  `digest:{list}:{scheduled time, list's zone, ISO 8601}` is `DigestRun.period_key` and
+  `Campaign.period_key` (both unique): however often the job fires for a period, it is
+  handled once, and what became of it (created, nothing new, nobody to send to, missed)
+  is kept, so that a period lost to a crash is found at the next start (`scheduler`).
+- `run_due_campaigns`: start scheduled one-offs whose time came, resume sends that an
+  outage paused, hand interrupted ones to the executor.
 - `refresh_feeds` (interval safety net) and `watch_articles` (debounced rebuild).
 - `poll_upstream`: upstream RSS/Atom feeds → articles.
 """
@@ -16,47 +19,44 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from dispatch.campaigns import CampaignRunner, Hooks, Options, RecipientLinks, RunOptions
+from dispatch.campaigns import Options
 from dispatch.campaigns.create import create_digest, plan_digest
+from dispatch.campaigns.recipients import count_audience
 from dispatch.campaigns.start import start_campaign
 from dispatch.config import Settings
 from dispatch.debounce import FeedWatcher, fingerprint
-from dispatch.delivery.base import Sender
-from dispatch.delivery.factory import make_sender
-from dispatch.executor import make_executor
+from dispatch.executor import Executor
+from dispatch.executor.context import EngineContext
 from dispatch.ingest.upstream import poll_all
 from dispatch.ingest.upstream_report import PollReport
+from dispatch.lists import get_list
 from dispatch.logs import event
 from dispatch.metrics import Metrics
 from dispatch.publish import publish_feeds
 from dispatch.render.feeds import build_feeds
 from dispatch.store.database import Database
-from dispatch.store.models import Campaign
-from dispatch.store.types import utcnow
+from dispatch.store.models import DigestRun
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class JobContext:
-    """Everything a job needs, built once per scheduler process."""
+    """Everything a job needs, built once per scheduler process: the engine context
+    (database, settings, metrics, stop event, clock) and the executor every send goes
+    through, shared with the web app in `dispatch serve`."""
 
-    db: Database
-    settings: Settings
-    metrics: Metrics
-    stop: threading.Event = field(default_factory=threading.Event)
-    clock: Callable[[], datetime] = utcnow
-    sender_factory: Callable[[Settings], Sender] = make_sender
+    engines: EngineContext
+    executor: Executor
     http_client: httpx.Client | None = None  # WebSub pings and upstream polls (tests)
     watcher: FeedWatcher | None = None
     feeds_lock: threading.Lock = field(default_factory=threading.Lock)  # one build at a time
@@ -66,23 +66,26 @@ class JobContext:
             quiet = timedelta(seconds=self.settings.scheduler.debounce_seconds)
             self.watcher = FeedWatcher(quiet)
 
-    @contextmanager
-    def runner(self) -> Iterator[CampaignRunner]:
-        """A campaign runner on a fresh sender (closed afterwards) that stops on `stop`."""
-        sender = self.sender_factory(self.settings)
-        backend = self.settings.delivery.backend
-        try:
-            yield CampaignRunner(
-                self.db,
-                sender,
-                RecipientLinks.from_settings(self.settings),
-                RunOptions.from_settings(self.settings.delivery),
-                clock=self.clock,
-                hooks=Hooks(on_progress=self.metrics.progress_hook(backend)),
-                stop=self.stop,
-            )
-        finally:
-            sender.close()
+    @property
+    def db(self) -> Database:
+        return self.engines.db
+
+    @property
+    def settings(self) -> Settings:
+        return self.engines.settings
+
+    @property
+    def metrics(self) -> Metrics:
+        assert self.engines.metrics is not None, "a scheduler counts in its metrics"
+        return self.engines.metrics
+
+    @property
+    def stop(self) -> threading.Event:
+        return self.engines.stop
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.engines.clock
 
 
 @dataclass(frozen=True)
@@ -106,53 +109,77 @@ def period_key(list_slug: str, scheduled_for: datetime, timezone: str) -> str:
 
 def send_digest(list_slug: str, *, run: Run | None = None) -> int | None:
     """Create, start and send the digest of `list_slug` for the period that fired at
-    `run.scheduled_for`; the campaign id, or None (nothing new, or already done)."""
+    `run.scheduled_for`; the campaign id, or None (nothing new, nobody to send to, or
+    already handled). What became of the period is kept in `digest_runs`, in the same
+    transaction as the campaign, so a restart can tell a handled period from a lost one."""
     ctx, scheduled_for = _bound(run).context, _bound(run).scheduled_for
     settings = ctx.settings
     key = period_key(list_slug, scheduled_for, settings.list_timezone(settings.list(list_slug)))
     if ctx.stop.is_set():
         return None  # shutting down: a restart sends it while within the grace period
-    if _existing(ctx.db, key) is not None:
-        event(log, "digest.skipped", list=list_slug, period=key, reason="already created")
+    if handled(ctx.db, key):
+        event(log, "digest.skipped", list=list_slug, period=key, reason="already handled")
         return None
     now = ctx.clock()
     try:
         with ctx.db.session() as session:
-            plan = plan_digest(session, settings, list_slug, now)
-            created = create_digest(session, settings, plan, Options(period_key=key))
-            if created is None:
-                event(log, "digest.empty", list=list_slug, period=key, since=plan.since)
-                return None
-            start_campaign(session, created.campaign, settings, now)
-            campaign_id = created.campaign.id
+            outcome, campaign_id = _digest(session, settings, list_slug, key, now)
+            session.add(
+                DigestRun(
+                    period_key=key,
+                    list_slug=list_slug,
+                    scheduled_for=scheduled_for,
+                    outcome=outcome,
+                    campaign_id=campaign_id,
+                    created_at=now,
+                )
+            )
     except IntegrityError:
-        if _existing(ctx.db, key) is None:
+        if not handled(ctx.db, key):
             raise
-        event(log, "digest.skipped", list=list_slug, period=key, reason="created concurrently")
+        event(log, "digest.skipped", list=list_slug, period=key, reason="handled concurrently")
         return None
-    executor = make_executor(ctx)  # inline: sends here; celery: queues its batches
-    try:
-        executor.submit(campaign_id)
-    finally:
-        executor.close()
+    if campaign_id is not None:
+        ctx.executor.submit(campaign_id)  # inline: sends in the background; celery: queues
     return campaign_id
 
 
-def _existing(db: Database, key: str) -> int | None:
+def _digest(
+    session: Session, settings: Settings, list_slug: str, key: str, now: datetime
+) -> tuple[str, int | None]:
+    plan = plan_digest(session, settings, list_slug, now)
+    if not plan.articles:
+        event(log, "digest.empty", list=list_slug, period=key, since=plan.since)
+        return "nothing-new", None
+    if not count_audience(session, get_list(session, list_slug).id):
+        event(
+            log,
+            "digest.no_recipients",
+            logging.WARNING,
+            list=list_slug,
+            period=key,
+            articles=len(plan.articles),
+            reason="nobody can receive it; the window stays open",
+        )
+        return "no-recipients", None
+    created = create_digest(session, settings, plan, Options(period_key=key))
+    assert created is not None
+    start_campaign(session, created.campaign, settings, now)
+    return "created", created.campaign.id
+
+
+def handled(db: Database, key: str) -> bool:
     with db.session() as session:
-        return session.scalar(select(Campaign.id).where(Campaign.period_key == key))
+        return session.get(DigestRun, key) is not None
 
 
 def run_due_campaigns(*, run: Run | None = None) -> int:
-    """Start scheduled campaigns whose time came and resume interrupted ones."""
+    """Start scheduled campaigns whose time came, resume those a provider's outage paused,
+    and hand the executor every campaign that needs a runner."""
     ctx = _bound(run).context
     if ctx.stop.is_set():
         return 0
-    executor = make_executor(ctx)
-    try:
-        return executor.run_due()
-    finally:
-        executor.close()
+    return len(ctx.executor.run_due())
 
 
 def refresh_feeds(trigger: str = "interval", *, run: Run | None = None) -> int:

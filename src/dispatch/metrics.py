@@ -9,17 +9,15 @@ campaign that is sending or paused, and campaigns per status.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from dispatch.campaigns.lifecycle import ACTIVE
-from dispatch.campaigns.progress import Progress
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign, Delivery, MailingList
 
@@ -63,26 +61,6 @@ class Metrics:
         if database is not None:
             r.register(CampaignCollector(database))
 
-    def progress_hook(self, sender: str) -> Callable[[Progress], None]:
-        """A runner `on_progress` hook counting what each call added to the run's tally.
-
-        `Progress` is cumulative and starts from the ledger, so the first call of each
-        run (the runner reports once before sending) only sets the baseline."""
-        run: list[Progress] = []  # the run being counted (held, so that `is` is reliable)
-        seen: dict[str, int] = {}
-
-        def hook(progress: Progress) -> None:
-            if not run or run[0] is not progress:
-                run[:] = [progress]
-                seen.update(sent=progress.sent, failed=progress.failed)
-                return
-            for name, counter in (("sent", self.sent), ("failed", self.failed)):
-                now = getattr(progress, name)
-                counter.labels(sender).inc(max(0, now - seen[name]))
-                seen[name] = now
-
-        return hook
-
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -121,14 +99,3 @@ class CampaignCollector(Collector):
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # collected live: do not query the database at registration
-
-
-def mount(app: FastAPI, metrics: Metrics) -> None:
-    """Serve `metrics` at GET /metrics (Prometheus text format)."""
-    app.state.metrics = metrics
-
-    def scrape(request: Request) -> Response:
-        registry_owner: Metrics = request.app.state.metrics
-        return Response(registry_owner.exposition(), media_type=CONTENT_TYPE_LATEST)
-
-    app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)

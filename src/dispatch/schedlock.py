@@ -15,9 +15,11 @@ Both locks vanish with the process, however it ends (a crash or kill -9 included
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +37,11 @@ APPLICATION = "dispatch-scheduler"
 
 class SchedulerLock(Protocol):
     holder: str
+
+    def check(self) -> bool:
+        """Whether this process still holds the lock (False if its connection or file
+        is gone, or someone else could now take it)."""
+        ...
 
     def release(self) -> None: ...
 
@@ -67,6 +74,15 @@ class FileSchedulerLock:
             ) from None
         self.holder = me()
         self.path.write_text(self.holder + "\n", encoding="utf-8")
+        self._inode = self.path.stat().st_ino
+
+    def check(self) -> bool:
+        """Held, and the lock file is still the one locked (a file deleted or replaced
+        would let a second scheduler lock a new one)."""
+        try:
+            return self._lock.is_locked and self.path.stat().st_ino == self._inode
+        except OSError:
+            return False
 
     def _holder(self) -> str:
         try:
@@ -81,12 +97,13 @@ class FileSchedulerLock:
 class AdvisorySchedulerLock:
     def __init__(self, database_url: str) -> None:
         self.holder = me()
+        self._use = threading.Lock()  # one thread at a time on the lock's connection
         self._engine = create_engine(database_url, poolclass=NullPool)
         self._connection: Connection | None = self._engine.connect()
         try:
             self._take()
         except BaseException:
-            self.release()
+            self._release()
             raise
 
     def _take(self) -> None:
@@ -122,9 +139,38 @@ class AdvisorySchedulerLock:
         name, address, pid = row
         return f"{name or 'unnamed'} (client {address or 'local'}, server pid {pid})"
 
+    def check(self) -> bool:
+        """The lock's connection answers and still holds the advisory lock."""
+        with self._use:
+            return self._held()
+
+    def _held(self) -> bool:
+        if self._connection is None:
+            return False
+        try:
+            held = self._connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = pg_backend_pid() AND classid = :high AND objid = :low "
+                    "AND objsubid = 1"
+                ),
+                {"high": (self.key >> 32) & 0xFFFFFFFF, "low": self.key & 0xFFFFFFFF},
+            ).scalar()
+            self._connection.commit()
+        except Exception:  # the connection is gone: so is the lock
+            return False
+        return bool(held)
+
     def release(self) -> None:
+        with self._use:
+            self._release()
+
+    def _release(self) -> None:
         if self._connection is not None:
-            self._connection.close()  # closing the session releases the advisory lock
+            # closing the session releases the advisory lock; a broken connection has
+            # lost it already, with the server side of the session
+            with contextlib.suppress(Exception):
+                self._connection.close()
             self._connection = None
         self._engine.dispose()
 

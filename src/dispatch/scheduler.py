@@ -14,7 +14,13 @@ At start the scheduler runs paused while jobs are (re)registered. A job whose tr
 is unchanged keeps the next run time stored by the previous process, so a digest
 missed while nothing ran is due at once: run if that fire time is within
 `misfire_grace_hours`, otherwise skipped (logged `digest.missed`). The period key in
-`jobs.send_digest` makes a second run for the same period a no-op.
+`jobs.send_digest` makes a second run for the same period a no-op, and a period whose
+run was lost to a crash just after its fire time is found and sent (`digest_periods`).
+
+The one-scheduler lock is checked before every job runs and every few seconds between:
+when it is gone (its database connection lost, its lock file removed), the scheduler
+stops firing and says so, then takes the lock again and carries on — or, when another
+scheduler took it meanwhile, stops for good (`lost_to`), so that two never run at once.
 
 `ContextExecutor` passes each job `run=Run(context, fire time)`: stored jobs hold only
 picklable arguments (the list slug), and the period key needs the exact fire time.
@@ -25,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -35,35 +41,49 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from dispatch import jobs, schedlock
+from dispatch import digest_periods, jobs, schedlock
 from dispatch.cron import cron_trigger
+from dispatch.errors import SchedulerLocked
 from dispatch.jobs import JobContext
 from dispatch.logs import event
 
 log = logging.getLogger(__name__)
+LOCK_CHECK_SECONDS = 2.0
 WORKERS = 8
 UPSTREAM_CHECK_SECONDS = 60  # each source has its own interval and back-off ([upstream])
 HOUSEKEEPING_GRACE = 60  # seconds: a late run of an in-memory job is still worth doing
 
 
 class ContextExecutor(ThreadPoolExecutor):
-    """Calls `func(*args, run=Run(context, scheduled_for))`; records how late it started."""
+    """Calls `func(*args, run=Run(context, scheduled_for))` when `gate()` (the lock is
+    held); records how late it started."""
 
-    def __init__(self, context: JobContext, max_workers: int = WORKERS) -> None:
+    def __init__(
+        self,
+        context: JobContext,
+        gate: Callable[[], bool] = lambda: True,
+        max_workers: int = WORKERS,
+    ) -> None:
         super().__init__(max_workers)
         self.context = context
+        self.gate = gate
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        super()._do_submit_job(_Bound(job, self.context, run_times[-1]), run_times)
+        bound = _Bound(job, self.context, run_times[-1], self.gate)
+        super()._do_submit_job(bound, run_times)
 
 
 class _Bound:
     """The job as `run_job` sees it, with the context and fire time bound to `func`."""
 
-    def __init__(self, job: Job, context: JobContext, scheduled_for: datetime) -> None:
+    def __init__(
+        self, job: Job, context: JobContext, scheduled_for: datetime, gate: Callable[[], bool]
+    ) -> None:
         self._job, self._context, self._scheduled_for = job, context, scheduled_for
+        self._gate = gate
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._job, name)
@@ -72,6 +92,15 @@ class _Bound:
         return str(self._job)
 
     def func(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._gate():
+            event(
+                log,
+                "job.skipped",
+                logging.WARNING,
+                job=self._job.id,
+                reason="this process no longer holds the scheduler lock",
+            )
+            return None
         lag = (datetime.now(UTC) - self._scheduled_for).total_seconds()
         kind = self._job.id.split(":")[0]
         self._context.metrics.scheduler_lag.labels(kind).observe(max(0.0, lag))
@@ -86,12 +115,17 @@ class SchedulerService:
         self.context = context
         self.settings = context.settings.scheduler
         self.lock: schedlock.SchedulerLock | None = None
+        self.lost_to: str | None = None  # another scheduler took the lock: stopped for good
+        self._lost = False  # the lock is gone for now: not firing
+        self._checking = threading.Lock()
+        self._guarding = threading.Event()  # set: the lock guard stops
+        self._guard = threading.Thread(target=self._watch_lock, name="scheduler-lock", daemon=True)
         self.scheduler = BackgroundScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(engine=context.db.engine),
                 "memory": MemoryJobStore(),
             },
-            executors={"default": ContextExecutor(context)},
+            executors={"default": ContextExecutor(context, self.holds_lock)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
@@ -108,7 +142,56 @@ class SchedulerService:
             self.lock = None
             raise
         self.context.metrics.scheduler_running.set(1)
+        self._guard.start()
         event(log, "scheduler.started", jobs=len(self.scheduler.get_jobs()), lock=self.lock.holder)
+
+    def holds_lock(self) -> bool:
+        """Checked before every job: the lock is still this process's."""
+        lock = self.lock
+        return lock is not None and not self._lost and self.lost_to is None and lock.check()
+
+    def _watch_lock(self) -> None:
+        while not self._guarding.wait(LOCK_CHECK_SECONDS):
+            self.check_lock()
+
+    def check_lock(self) -> None:
+        """Stop firing when the lock is gone; take it again, or stop for good when another
+        scheduler holds it now."""
+        with self._checking:
+            self._check_lock()
+
+    def _check_lock(self) -> None:
+        if self.lost_to is not None or (self.lock is not None and self.lock.check()):
+            return
+        if not self._lost:
+            self._lost = True
+            self.scheduler.pause()
+            event(
+                log,
+                "scheduler.lock_lost",
+                logging.ERROR,
+                reason="the scheduler lock is gone (its connection or file); not firing",
+            )
+        try:
+            fresh = schedlock.acquire(self.context.db.url)
+        except SchedulerLocked as exc:
+            self.lost_to = str(exc)
+            self._guarding.set()
+            self.scheduler.shutdown(wait=False)
+            self.context.metrics.scheduler_running.set(0)
+            event(log, "scheduler.lock_taken", logging.ERROR, error=self.lost_to)
+            return
+        except Exception as exc:  # the database is still away: try again at the next check
+            event(
+                log, "scheduler.lock_retry", logging.WARNING, error=f"{type(exc).__name__}: {exc}"
+            )
+            return
+        old, self.lock = self.lock, fresh
+        if old is not None:
+            old.release()
+        self._lost = False
+        self.scheduler.resume()
+        event(log, "scheduler.lock_regained", lock=fresh.holder)
 
     def _register(self) -> None:
         settings, grace = self.context.settings, int(self.settings.misfire_grace_hours * 3600)
@@ -117,6 +200,7 @@ class SchedulerService:
             job_id = f"digest:{item.slug}"
             trigger = cron_trigger(item.schedule, settings.list_timezone(item))
             self._add(job_id, jobs.send_digest, trigger, "default", grace, args=(item.slug,))
+            self._recover(item.slug, job_id, trigger, grace)
             digests.add(job_id)
         minutes = self.settings.feed_refresh_minutes
         self._add("feeds:refresh", jobs.refresh_feeds, _every(minutes * 60), "default", grace)
@@ -131,6 +215,32 @@ class SchedulerService:
         self._add("campaigns:run-due", jobs.run_due_campaigns, due, "memory", next_run_time=now)
         watch = _every(max(1.0, self.settings.debounce_seconds / 2))
         self._add("feeds:watch", jobs.watch_articles, watch, "memory")
+
+    def _recover(self, slug: str, job_id: str, trigger: BaseTrigger, grace: int) -> None:
+        """Send the newest digest period a crash lost, if any (`digest_periods`)."""
+        settings = self.context.settings
+        zone = settings.list_timezone(settings.list(slug))
+        stored = self.scheduler.get_job(job_id, jobstore="default")
+        lost = digest_periods.find_lost(
+            self.context.db,
+            slug,
+            trigger,
+            stored.next_run_time if stored is not None else None,
+            datetime.now(UTC),
+            timedelta(seconds=grace),
+            lambda fire: jobs.period_key(slug, fire, zone),
+        )
+        if lost.send is not None:
+            self.scheduler.add_job(
+                jobs.send_digest,
+                DateTrigger(run_date=lost.send, timezone=UTC),
+                args=(slug,),
+                id=f"digest-recovered:{slug}",
+                name=f"digest-recovered:{slug}",
+                jobstore="memory",
+                replace_existing=True,
+                misfire_grace_time=grace,
+            )
 
     def _add(
         self,
@@ -167,10 +277,20 @@ class SchedulerService:
         when = job_event.scheduled_run_time
         if job_event.code == EVENT_JOB_MISSED:
             grace = self.settings.misfire_grace_hours
-            name = "digest.missed" if job_event.job_id.startswith("digest:") else "job.missed"
             reason = f"later than the {grace:g} h grace period: skipped"
+            slug = job_event.job_id.partition(":")[2]
+            if job_event.job_id.startswith("digest:") and slug in self._slugs():
+                zone = self.context.settings.list_timezone(self.context.settings.list(slug))
+                key = jobs.period_key(slug, when, zone)
+                digest_periods.record_missed(self.context.db, slug, when, key, reason)
+                return
             event(
-                log, name, logging.WARNING, job=job_event.job_id, scheduled_for=when, reason=reason
+                log,
+                "job.missed",
+                logging.WARNING,
+                job=job_event.job_id,
+                scheduled_for=when,
+                reason=reason,
             )
         else:
             error = f"{type(job_event.exception).__name__}: {job_event.exception}"
@@ -183,11 +303,17 @@ class SchedulerService:
                 error=error,
             )
 
+    def _slugs(self) -> set[str]:
+        return {item.slug for item in self.context.settings.lists}
+
     def health(self) -> dict[str, Any]:
-        running = self.scheduler.running
+        running = self.scheduler.running and self.lost_to is None
         upcoming = [j.next_run_time for j in self.scheduler.get_jobs() if j.next_run_time]
+        state = "running" if running and not self.context.stop.is_set() else "stopped"
+        if self._lost and self.lost_to is None:
+            state = "paused: lock lost"
         return {
-            "state": "running" if running and not self.context.stop.is_set() else "stopped",
+            "state": state,
             "jobs": len(self.scheduler.get_jobs()) if running else 0,
             "next_run": min(upcoming).isoformat() if upcoming and running else None,
             "lock": self.lock.holder if self.lock else None,
@@ -196,6 +322,7 @@ class SchedulerService:
     def stop(self, timeout: float | None = None) -> bool:
         """Stop taking work, let the batch in flight finish; False if that took too long."""
         self.context.stop.set()
+        self._guarding.set()
         limit = self.settings.shutdown_timeout_seconds if timeout is None else timeout
         clean = True
         if self.scheduler.running:

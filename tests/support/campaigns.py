@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert, select
 
+from dispatch.campaigns import EngineOptions, Options, Progress
+from dispatch.campaigns.create import create_article
+from dispatch.campaigns.start import start_campaign
+from dispatch.config import Settings
+from dispatch.delivery.base import Sender
+from dispatch.executor.context import EngineContext
+from dispatch.executor.inline import drive
 from dispatch.store.database import Database
 from dispatch.store.models import (
     Article,
     ArticleStatus,
+    Campaign,
+    Delivery,
     MailingList,
     Subscriber,
     Subscription,
@@ -107,3 +117,56 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.now += timedelta(seconds=max(seconds, 0.001))
+
+
+def started_article(
+    db: Database,
+    settings: Settings,
+    clock: FakeClock,
+    *,
+    test_to: str | None = None,
+    slug: str = "big-story",
+    list_slug: str = "morning-briefing",
+) -> int:
+    """A one-off campaign of a new article, started (recipients frozen); its id."""
+    add_article(db, slug, title="Original title")
+    with db.session() as session:
+        created = create_article(
+            session, settings, slug, list_slug, clock(), Options(test_to=test_to)
+        )
+        start_campaign(session, created.campaign, settings, clock())
+        return created.campaign.id
+
+
+def engine_context(
+    db: Database, settings: Settings, clock: FakeClock | None = None, **options: Any
+) -> EngineContext:
+    """An engine context on a fake clock (waits advance it) with `EngineOptions(**options)`."""
+    clock = clock or FakeClock()
+    return EngineContext(
+        db,
+        settings,
+        clock=clock,
+        sleep=clock.sleep,
+        options=EngineOptions(**{"flush_seconds": 0.0, **options}),
+    )
+
+
+def run(context: EngineContext, sender: Sender, campaign_id: int, wait: bool = False) -> Progress:
+    """Drive the engine like the inline executor (the sender stays open); the progress."""
+    drive(context, context.engine(sender), campaign_id, wait)
+    return progress(context.db, campaign_id, context.clock())
+
+
+def progress(db: Database, campaign_id: int, now: datetime | None = None) -> Progress:
+    with db.session() as session:
+        campaign = session.get(Campaign, campaign_id, populate_existing=True)
+        assert campaign is not None
+        return Progress.read(session, campaign, now or utcnow())
+
+
+def ledger(db: Database, campaign_id: int) -> dict[str, Delivery]:
+    """The campaign's ledger rows by address."""
+    with db.session() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.campaign_id == campaign_id))
+        return {row.email: row for row in rows}

@@ -11,10 +11,13 @@ from sqlalchemy import select
 
 from dispatch.config import Settings
 from dispatch.delivery.memory import MemorySender
+from dispatch.executor.context import EngineContext
+from dispatch.executor.inline import InlineExecutor
 from dispatch.jobs import JobContext
 from dispatch.metrics import Metrics
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign
+from dispatch.store.types import utcnow
 
 
 class Senders:
@@ -38,8 +41,24 @@ class Senders:
 def job_context(
     db: Database, settings: Settings, clock: Callable[[], datetime] | None = None
 ) -> JobContext:
-    extra = {"clock": clock} if clock is not None else {}
-    return JobContext(db, settings, Metrics(db), sender_factory=Senders(), **extra)
+    """A job context whose inline executor sends through new `MemorySender`s (`senders`)."""
+    engines = EngineContext(
+        db, settings, sender_factory=Senders(), metrics=Metrics(db), clock=clock or utcnow
+    )
+    return JobContext(engines, InlineExecutor(engines))
+
+
+def senders(context: JobContext) -> Senders:
+    found = context.engines.sender_factory
+    assert isinstance(found, Senders)
+    return found
+
+
+def settle(context: JobContext, timeout: float = 60.0) -> None:
+    """Wait until the campaigns the context's executor started have stopped."""
+    executor = context.executor
+    assert isinstance(executor, InlineExecutor)
+    executor.drain(timeout)
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> object:

@@ -2,11 +2,14 @@
 
 It records every request and answers `202` with an `X-Message-Id`, unless told otherwise:
 `server.script(Reply(429, headers={"X-RateLimit-Reset": "…"}), Reply(500), Reply(202, delay=2))`
-queues replies for the next requests, in order."""
+queues replies for the next requests, in order. `Reply(hold=event)` answers only once the
+event is set (a response that comes after the client stopped waiting); `Reply(drop=True)`
+closes the connection having read the request, without a response."""
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -22,6 +25,8 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hold: threading.Event | None = field(default=None, compare=False)
+    drop: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,13 +40,20 @@ class Request:
         return json.loads(self.body)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet when the client hung up first (it stopped waiting for a held reply)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class SendgridServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.message_ids: list[str] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
@@ -80,6 +92,11 @@ class SendgridServer:
                 reply = server._next_reply(request)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.hold is not None:
+                    reply.hold.wait(60)
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

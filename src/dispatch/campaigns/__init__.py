@@ -3,13 +3,16 @@
 - `create`: digests (articles since the previous digest), one-off articles and notes,
   test sends, scheduling;
 - `start`: message and recipients frozen when sending begins (`snapshot`, `recipients`);
-- `runner`: the send loop over the `deliveries` ledger (`ledger`, `recorder`,
-  `outcomes`, `envelopes`), resumable after any crash (`lease`);
-- `control`: pause, resume, cancel, list, details; `due`: what the scheduler runs.
+- `engine`: the one send engine, claim → send → record over the `deliveries` ledger
+  (`claims`, `recorder`, `ledger`, `outcomes`, `envelopes`, `pausing`); executors
+  (`dispatch.executor`) run its steps inline or on Celery workers;
+- `control`: pause, resume, cancel, retry the failed, details; `due`: what is due now.
 
-Delivery statuses: pending → sending → sent | failed (permanent, or retries exhausted);
-`skipped` = never handed over (unsubscribed or suppressed after freezing, or cancelled;
-the reason is in `last_error`); `bounced` is set later by provider events.
+Delivery statuses: pending → sending (claimed; `handed_at` once handed over) → sent |
+failed (permanent, or retries exhausted); `skipped` = never handed over (unsubscribed or
+suppressed after freezing); `cancelled` = never handed over, the campaign was cancelled;
+`bounced` is set later by provider events. A row's `doubts` counts the times its
+outcome was unknown and it was sent again (the campaign's "in doubt").
 """
 
 from __future__ import annotations
@@ -22,19 +25,19 @@ from dispatch.campaigns.create import (
     create_note,
     plan_digest,
 )
-from dispatch.campaigns.due import run_due
+from dispatch.campaigns.engine import Engine, EngineOptions, Next, StepResult
 from dispatch.campaigns.envelopes import RecipientLinks
 from dispatch.campaigns.progress import Progress
-from dispatch.campaigns.runner import CampaignRunner, Hooks, RunOptions
 from dispatch.campaigns.start import start_campaign
 
 __all__ = [
-    "CampaignRunner",
-    "Hooks",
+    "Engine",
+    "EngineOptions",
+    "Next",
     "Options",
     "Progress",
     "RecipientLinks",
-    "RunOptions",
+    "StepResult",
     "cancel",
     "create_article",
     "create_digest",
@@ -43,6 +46,5 @@ __all__ = [
     "pause",
     "plan_digest",
     "resume",
-    "run_due",
     "start_campaign",
 ]

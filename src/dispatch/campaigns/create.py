@@ -1,10 +1,11 @@
 """Creating campaigns: a list's digest, a one-off article, a one-off note, test sends.
 
 A digest carries the list's articles published since its previous digest (the latest
-non-test digest of the list that was sent or is on its way: scheduled, sending or
-paused — so that no article goes out twice), or, for a list's first digest, since one
-schedule period back. The cut-off is exact: a digest selects articles published up to
-its own `created_at`, and the next one starts there. Nothing new → no campaign.
+non-test digest of the list that reached somebody or is on its way: scheduled, sending
+or paused — so that no article goes out twice, and none is lost to a digest that reached
+nobody), or, for a list's first digest, since one schedule period back. The cut-off is
+exact: a digest selects articles published up to its own `created_at`, and the next one
+starts there. Nothing new → no campaign.
 
 Every campaign is created as a draft, or `scheduled` when given a time (never in the
 past); `start.start_campaign` renders and freezes it when sending begins.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from dispatch.campaigns import lifecycle
@@ -30,6 +31,8 @@ from dispatch.store.models import (
     Campaign,
     CampaignKind,
     CampaignStatus,
+    Delivery,
+    DeliveryStatus,
     MailingList,
 )
 from dispatch.subscribers.addresses import normalise_address
@@ -80,6 +83,10 @@ def plan_digest(
             list_slug, since, now, select_articles(session, item.sections, since, now)
         )
     mailing_list = get_list(session, list_slug)
+    reached = exists().where(
+        Delivery.campaign_id == Campaign.id,
+        Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.BOUNCED)),
+    )
     previous = session.scalar(
         select(Campaign.created_at)
         .where(
@@ -87,6 +94,7 @@ def plan_digest(
             Campaign.kind == CampaignKind.DIGEST,
             Campaign.test_to.is_(None),
             Campaign.status.in_(ON_ITS_WAY),
+            (Campaign.status != CampaignStatus.SENT) | reached,
         )
         .order_by(Campaign.created_at.desc())
         .limit(1)
@@ -161,7 +169,6 @@ def _create(
         test_to=test_to,
         period_key=options.period_key,
         recipients_total=0,
-        in_doubt=0,
         created_at=now,
         updated_at=now,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dispatch.campaigns.ledger import Claimed
+from dispatch.campaigns.claims import Claimed
 from dispatch.config import Settings
 from dispatch.delivery.base import Envelope
 from dispatch.delivery.message import message_id
@@ -40,9 +40,9 @@ class EnvelopeMaker:
     domain: str  # of the From address: the right-hand side of every Message-ID
 
     def make(self, rows: Sequence[Claimed]) -> list[Envelope]:
-        return [self._one(row) for row in rows]
+        return [self.one(row) for row in rows]
 
-    def _one(self, row: Claimed) -> Envelope:
+    def one(self, row: Claimed) -> Envelope:
         recipient = signed_recipient(
             subscriber_id=row.subscriber_id or NO_SUBSCRIBER,
             email=row.email,

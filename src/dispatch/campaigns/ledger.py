@@ -1,36 +1,27 @@
-"""Reads and writes of the `deliveries` ledger for the runner.
+"""Writes of results to the `deliveries` ledger, and what is left to send.
 
-`claim` takes the next due pending rows (by id), skips those who left the list or were
-suppressed since freezing (status `skipped`, reason in `last_error`), and marks the rest
-`sending`. `record` writes a group of results in one short transaction. `recover` turns
-rows a crash left in `sending` back into `pending` and counts them as in doubt.
+`record` writes a group of results in one statement (the recorder commits them within
+milliseconds of the provider's answer); a result is written only by the runner that
+holds the row's claim, so a row taken over after its claim expired belongs to its new
+runner. Permanent refusals that say the mailbox does not exist add a suppression.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from dispatch.store.models import (
-    Campaign,
-    Delivery,
-    DeliveryStatus,
-    Subscriber,
-    Subscription,
-    SubscriptionStatus,
-    Suppression,
-)
+from dispatch.store.models import Delivery, DeliveryStatus, Suppression
 
 D = Delivery.__table__.c
 UPDATE_ROW = (
     update(Delivery.__table__)
-    .where(D.id == bindparam("b_id"))
+    .where(D.id == bindparam("b_id"), D.claimed_by == bindparam("b_owner"))
     .values(
         status=bindparam("b_status"),
         attempts=bindparam("b_attempts"),
@@ -39,93 +30,12 @@ UPDATE_ROW = (
         sent_at=bindparam("b_sent_at"),
         last_error=bindparam("b_error"),
         updated_at=bindparam("b_updated"),
+        doubts=D.doubts + bindparam("b_doubt"),
+        claimed_by=None,
+        claim_expires_at=None,
+        handed_at=None,
     )
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """One ledger row handed to the sender, with the subscriber's personal values."""
-
-    id: int
-    subscriber_id: int | None
-    email: str
-    name: str
-    attributes: dict[str, Any]
-    attempts: int
-
-
-def claim(
-    session: Session, campaign: Campaign, limit: int, now: datetime
-) -> tuple[list[Claimed], int]:
-    """(rows now `sending`, how many were skipped) — the caller commits."""
-    rows = session.execute(_due(campaign, limit, now)).all()
-    batch: list[Claimed] = []
-    skipped: dict[str, list[int]] = {}
-    for row in rows:
-        reason = _skip_reason(row)
-        if reason:
-            skipped.setdefault(reason, []).append(row.id)
-        else:
-            name, attributes = row.name or "", row.attrs or {}
-            batch.append(
-                Claimed(row.id, row.subscriber_id, row.email, name, attributes, row.attempts)
-            )
-    for reason, ids in skipped.items():
-        _set_status(session, ids, DeliveryStatus.SKIPPED, now, error=reason)
-    _set_status(session, [c.id for c in batch], DeliveryStatus.SENDING, now)
-    return batch, sum(len(ids) for ids in skipped.values())
-
-
-def _due(campaign: Campaign, limit: int, now: datetime):  # type: ignore[no-untyped-def]
-    on_list = and_(
-        Subscription.subscriber_id == D.subscriber_id, Subscription.list_id == campaign.list_id
-    )
-    return (
-        select(
-            D.id,
-            D.subscriber_id,
-            D.email,
-            D.attempts,
-            Subscriber.name,
-            Subscriber.attributes.label("attrs"),
-            Subscription.status.label("membership"),
-            Suppression.email.label("suppressed"),
-        )
-        .select_from(Delivery.__table__)
-        .outerjoin(Subscriber, Subscriber.id == D.subscriber_id)
-        .outerjoin(Subscription, on_list)
-        .outerjoin(Suppression, Suppression.email == D.email)
-        .where(
-            D.campaign_id == campaign.id,
-            D.status == DeliveryStatus.PENDING,
-            or_(D.next_attempt_at.is_(None), D.next_attempt_at <= now),
-        )
-        .order_by(D.id)
-        .limit(limit)
-    )
-
-
-def _skip_reason(row: Any) -> str | None:
-    if row.suppressed is not None:
-        return "suppressed"
-    if row.subscriber_id is not None and row.membership != SubscriptionStatus.CONFIRMED:
-        return "unsubscribed"
-    return None
-
-
-def _set_status(
-    session: Session,
-    ids: list[int],
-    status: DeliveryStatus,
-    now: datetime,
-    error: str | None = None,
-) -> None:
-    if ids:
-        values: dict[str, Any] = {"status": status, "updated_at": now}
-        if error is not None:
-            values["last_error"] = error
-        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(**values))
 
 
 def record(session: Session, rows: list[dict[str, Any]], suppress: Iterable[str]) -> None:
@@ -145,24 +55,41 @@ def add_suppressions(session: Session, emails: Iterable[str], reason: str) -> No
     session.execute(statement, values)
 
 
-def recover(session: Session, campaign_id: int, now: datetime) -> int:
-    """Rows a dead runner left in `sending` → `pending`; returns how many (in doubt)."""
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.PENDING, updated_at=now)
+def cancel_remaining(session: Session, campaign_id: int, now: datetime) -> int:
+    """Every row not yet handed over → `cancelled` (pending ones, and claimed ones whose
+    runner will find the campaign cancelled before its next hand-over); how many."""
+    not_handed = (D.status == DeliveryStatus.PENDING) | (
+        (D.status == DeliveryStatus.SENDING) & D.handed_at.is_(None)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = session.execute(
+        update(Delivery.__table__)
+        .where(D.campaign_id == campaign_id, not_handed)
+        .values(
+            status=DeliveryStatus.CANCELLED,
+            last_error="cancelled",
+            updated_at=now,
+            claimed_by=None,
+            claim_expires_at=None,
+        )
+    )
+    return int(result.rowcount or 0)
 
 
-def skip_remaining(session: Session, campaign_id: int, reason: str, now: datetime) -> int:
-    """Every pending row → `skipped` with `reason` (cancel)."""
+def retry_failed(session: Session, campaign_id: int, now: datetime) -> int:
+    """Failed rows whose address is not suppressed → pending, due now, with a fresh count
+    of attempts; how many. A recipient is re-queued once per call."""
+    suppressed = select(Suppression.email).where(Suppression.email == D.email).exists()
     result = session.execute(
-        update(Delivery)
-        .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SKIPPED, last_error=reason, updated_at=now)
+        update(Delivery.__table__)
+        .where(D.campaign_id == campaign_id, D.status == DeliveryStatus.FAILED, ~suppressed)
+        .values(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            updated_at=now,
+        )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def waiting(session: Session, campaign_id: int, now: datetime) -> tuple[int, datetime | None]:

@@ -46,6 +46,14 @@ def count_audience(session: Session, list_id: int) -> int:
     return int(session.scalar(query) or 0)
 
 
+def count_pending(session: Session, list_id: int) -> int:
+    """Subscribers of the list who have not confirmed yet."""
+    query = select(func.count()).where(
+        Subscription.list_id == list_id, Subscription.status == SubscriptionStatus.PENDING
+    )
+    return int(session.scalar(query) or 0)
+
+
 def freeze_recipients(session: Session, campaign: Campaign, now: datetime) -> int:
     """Insert the campaign's ledger rows (one per recipient); returns how many."""
     if campaign.test_to:

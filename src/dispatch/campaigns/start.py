@@ -9,19 +9,55 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dispatch.campaigns import lifecycle
 from dispatch.campaigns.content import CampaignRenderer, render_campaign
-from dispatch.campaigns.recipients import freeze_recipients
+from dispatch.campaigns.recipients import count_pending, freeze_recipients
 from dispatch.campaigns.snapshot import Letterhead, freeze
 from dispatch.config import Settings
 from dispatch.delivery.message import ListIdentity
 from dispatch.delivery.mime import Mailbox
+from dispatch.errors import CampaignError
 from dispatch.logs import event
 from dispatch.store.models import Campaign, CampaignStatus
 
 log = logging.getLogger(__name__)
+
+
+class AlreadyStarted(CampaignError):
+    """The campaign was started already (it is sending or sent): nothing to do."""
+
+
+def _begin(session: Session, campaign: Campaign, now: datetime) -> None:
+    """draft/scheduled → sending as one compare-and-set, so that of two starts at once
+    exactly one proceeds (the other waits for its lock, then finds it started)."""
+    ready = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+    moved = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status.in_(ready))
+        .values(status=CampaignStatus.SENDING, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(campaign)
+    if moved:
+        return
+    if campaign.status in (CampaignStatus.SENDING, CampaignStatus.SENT):
+        raise AlreadyStarted(f"campaign {campaign.id} is already {campaign.status.value}")
+    if campaign.status == CampaignStatus.PAUSED:
+        raise CampaignError(f"campaign {campaign.id} is paused: resume it to go on sending")
+    lifecycle.move(campaign, CampaignStatus.SENDING)  # says why it cannot (cancelled)
+
+
+def empty_audience(session: Session, campaign: Campaign) -> str:
+    """Why a campaign to this list would reach nobody, and what to do."""
+    pending = count_pending(session, campaign.list_id)
+    waiting = f" ({pending:,} still pending confirmation)" if pending else ""
+    return (
+        f'nobody on list "{campaign.mailing_list.slug}" can receive it: no confirmed, '
+        f"unsuppressed subscribers{waiting}; nothing was sent (scripts may pass --allow-empty)"
+    )
 
 
 def letterhead(settings: Settings, list_slug: str, date: datetime) -> Letterhead:
@@ -35,9 +71,21 @@ def letterhead(settings: Settings, list_slug: str, date: datetime) -> Letterhead
     return Letterhead(Mailbox(item.from_email, item.from_name), item.reply_to, identity, date)
 
 
-def start_campaign(session: Session, campaign: Campaign, settings: Settings, now: datetime) -> int:
-    """draft/scheduled → sending: message and recipients frozen; returns recipient count."""
-    lifecycle.move(campaign, CampaignStatus.SENDING)
+def start_campaign(
+    session: Session,
+    campaign: Campaign,
+    settings: Settings,
+    now: datetime,
+    *,
+    allow_empty: bool = False,
+) -> int:
+    """draft/scheduled → sending: message and recipients frozen; returns recipient count.
+
+    Nobody to send to is refused (`CampaignError`, nothing changed) unless `allow_empty`:
+    a send that reaches nobody is almost always a mistake (the wrong list, an import not
+    confirmed yet), and reporting it "sent" would hide that. Starting twice (a double
+    click, two requests at once) raises `AlreadyStarted` for all but the first."""
+    _begin(session, campaign, now)
     list_slug = campaign.mailing_list.slug
     prepared = render_campaign(CampaignRenderer(settings), session, campaign, now)
     campaign.snapshot = freeze(
@@ -49,6 +97,8 @@ def start_campaign(session: Session, campaign: Campaign, settings: Settings, now
     campaign.pause_reason = None
     session.flush()
     total = freeze_recipients(session, campaign, now)
+    if not total and not allow_empty:
+        raise CampaignError(empty_audience(session, campaign))
     event(
         log,
         "campaign.started",

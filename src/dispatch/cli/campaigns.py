@@ -1,90 +1,31 @@
-"""`dispatch campaigns …`: list, show, pause, resume, cancel, run-due — and the progress
-display that `dispatch send …` shares."""
+"""`dispatch campaigns …`: list, show, pause, resume, cancel, retry-failed, run-due."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as Bar
 from rich.table import Table
 
-from dispatch.campaigns import CampaignRunner, Hooks, Progress, RecipientLinks, RunOptions, control
-from dispatch.campaigns.due import run_due
+from dispatch.campaigns import control
+from dispatch.campaigns.due import due_now
 from dispatch.campaigns.progress import status_counts
-from dispatch.cli.context import AppContext, app_context, console
+from dispatch.cli.context import app_context, console
+from dispatch.cli.following import (
+    engine_context,
+    print_summary,
+    read_progress,
+    send_and_follow,
+)
+from dispatch.executor import make_executor
+from dispatch.executor.inline import InlineExecutor
 from dispatch.store.models import DeliveryStatus
 from dispatch.store.types import utcnow
 
 app = typer.Typer(help="Campaigns: list, inspect, pause, resume, cancel.", no_args_is_help=True)
-WAIT_HELP = "Wait for retries that are not due yet, with a countdown (--no-wait: return)."
-
-
-def run_with_progress(context: AppContext, campaign_id: int, wait: bool) -> Progress:
-    """Run one campaign with a Rich progress bar; prints and returns the summary."""
-    from dispatch.delivery.factory import make_sender  # the CLI picks the provider
-
-    settings = context.settings()
-    sender = make_sender(settings)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    try:
-        with Bar(*columns, console=console, transient=False) as bar:
-            task = bar.add_task(f"campaign {campaign_id}", total=None)
-
-            def show(progress: Progress) -> None:
-                bar.update(
-                    task,
-                    total=progress.total,
-                    completed=progress.done,
-                    description=f"campaign {campaign_id}",
-                )
-
-            def countdown(progress: Progress, until: datetime) -> None:
-                left = max(0, int((until - utcnow()).total_seconds()))
-                bar.update(
-                    task, description=f"{progress.waiting} retries in {left // 60}:{left % 60:02d}"
-                )
-
-            runner = CampaignRunner(
-                context.database(),
-                sender,
-                RecipientLinks.from_settings(settings),
-                RunOptions.from_settings(settings.delivery, wait_for_retries=wait),
-                hooks=Hooks(on_progress=show, on_wait=countdown),
-            )
-            progress = runner.run(campaign_id)
-            show(progress)
-    finally:
-        sender.close()
-    print_summary(progress, settings.site.timezone)
-    return progress
-
-
-def print_summary(progress: Progress, timezone: str) -> None:
-    console.print(
-        f"Campaign {progress.campaign_id}: {progress.status}. Sent {progress.sent:,}, "
-        f"failed {progress.failed:,}, skipped {progress.skipped:,}, "
-        f"suppressed {progress.suppressed:,}, in doubt {progress.in_doubt:,} "
-        f"(of {progress.total:,} recipients)."
-    )
-    if progress.busy:
-        console.print("Another process is sending this campaign right now; nothing done.")
-    if progress.pause_reason and progress.status == "paused":
-        console.print(f"Paused: {escape(progress.pause_reason)}", soft_wrap=True)
-    if progress.waiting and progress.next_retry_at and progress.status == "sending":
-        when = progress.next_retry_at.astimezone(ZoneInfo(timezone))
-        console.print(
-            f"{progress.waiting:,} waiting for a retry (next at {when:%Y-%m-%d %H:%M:%S %Z}): "
-            f"`dispatch campaigns resume {progress.campaign_id}` or `campaigns run-due`."
-        )
+WAIT_HELP = (
+    "Wait for retries that are not due yet and for an automatic resume after an outage, "
+    "with a countdown (--no-wait: return)."
+)
 
 
 @app.command("list")
@@ -116,7 +57,7 @@ def show(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="ID"
     """Counts per delivery status, in-doubt sends, pause reason and the last errors."""
     with app_context(ctx).database().session() as session:
         found = control.details(session, campaign_id, utcnow())
-        campaign = found.campaign
+        campaign, progress = found.campaign, found.progress
         console.print(
             f"Campaign {campaign.id} · {campaign.mailing_list.slug} · {campaign.kind.value}"
             + (f" · test to {campaign.test_to}" if campaign.test_to else "")
@@ -124,7 +65,7 @@ def show(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="ID"
         console.print(f"Subject: {escape(campaign.subject)}", soft_wrap=True)
         console.print(
             f"Status: {campaign.status.value}"
-            + (" (a process is sending it now)" if found.running else "")
+            + (" (a runner is sending it now)" if found.running else "")
         )
         for label, value in (
             ("scheduled", campaign.scheduled_at),
@@ -134,22 +75,28 @@ def show(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="ID"
             if value:
                 console.print(f"{label.capitalize()}: {value:%Y-%m-%d %H:%M:%S %Z}")
         console.print(f"Recipients: {campaign.recipients_total:,}")
+        counts = status_counts(session, campaign.id)
         console.print(
-            "  " + ", ".join(f"{status.value} {count:,}" for status, count in found.counts.items())
+            "  " + ", ".join(f"{status.value} {count:,}" for status, count in counts.items())
         )
-        console.print(f"In doubt (possible duplicates after crashes): {campaign.in_doubt:,}")
+        console.print(
+            f"In doubt (sent again after an unknown outcome; possible duplicates): "
+            f"{progress.in_doubt:,}"
+        )
         if campaign.pause_reason:
             console.print(f"Pause reason: {escape(campaign.pause_reason)}", soft_wrap=True)
+        if campaign.auto_resume_at:
+            console.print(f"Resumes by itself at: {campaign.auto_resume_at:%Y-%m-%d %H:%M:%S %Z}")
         for email, error in found.errors:
             console.print(f"  {escape(email)}: {escape(error)}", soft_wrap=True)
 
 
 @app.command("pause")
 def pause(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="ID")) -> None:
-    """Stop sending at the next batch; `resume` continues."""
+    """Stop sending before the next message; `resume` continues."""
     with app_context(ctx).database().session() as session:
         control.pause(session, campaign_id)
-    console.print(f"Campaign {campaign_id} paused (a running send stops after its current batch).")
+    console.print(f"Campaign {campaign_id} paused: no message goes out after this.")
 
 
 @app.command("resume")
@@ -161,13 +108,31 @@ def resume(
     """Continue a paused or interrupted campaign; resuming a sent one does nothing."""
     context = app_context(ctx)
     with context.database().session() as session:
-        campaign = control.resume(session, campaign_id)
-        status = campaign.status.value
+        status = control.resume(session, campaign_id).status.value
     if status == "sent":
         console.print(f"Campaign {campaign_id} was already sent: nothing to do.")
         return
-    progress = run_with_progress(context, campaign_id, wait)
-    if progress.status != "sent":
+    if send_and_follow(context, campaign_id, wait).status != "sent":
+        raise typer.Exit(1)
+
+
+@app.command("retry-failed")
+def retry_failed(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., metavar="ID"),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
+) -> None:
+    """Send once more to the recipients that failed (not to suppressed addresses)."""
+    context = app_context(ctx)
+    with context.database().session() as session:
+        count = control.retry_failed(session, campaign_id, utcnow())
+        status = control.get_campaign(session, campaign_id).status.value
+    console.print(f"Campaign {campaign_id}: {count:,} failed recipients queued again.")
+    if (
+        count
+        and status == "sending"
+        and send_and_follow(context, campaign_id, wait).status != "sent"
+    ):
         raise typer.Exit(1)
 
 
@@ -181,8 +146,8 @@ def cancel(
     if not yes:
         typer.confirm(f"Cancel campaign {campaign_id}?", abort=True)
     with app_context(ctx).database().session() as session:
-        skipped = control.cancel(session, campaign_id, utcnow())
-    console.print(f"Campaign {campaign_id} cancelled: {skipped:,} recipients will not get it.")
+        cancelled = control.cancel(session, campaign_id, utcnow())
+    console.print(f"Campaign {campaign_id} cancelled: {cancelled:,} recipients will not get it.")
 
 
 @app.command("run-due")
@@ -191,27 +156,27 @@ def run_due_command(
     wait: bool = typer.Option(False, "--wait/--no-wait", help=WAIT_HELP),
 ) -> None:
     """Start scheduled campaigns whose time has come; resume interrupted ones."""
-    from dispatch.delivery.factory import make_sender
-
     context = app_context(ctx)
-    settings = context.settings()
-    sender = make_sender(settings)
+    engines = engine_context(context)
+    executor = make_executor(engines)
     try:
-        runner = CampaignRunner(
-            context.database(),
-            sender,
-            RecipientLinks.from_settings(settings),
-            RunOptions.from_settings(settings.delivery, wait_for_retries=wait),
-        )
-        reports = run_due(
-            context.database(),
-            settings,
-            runner,
-            on_campaign=lambda i: console.print(f"Running campaign {i}…"),
-        )
+        if isinstance(executor, InlineExecutor):
+            ids = due_inline(executor, wait)
+        else:
+            ids = executor.run_due()
     finally:
-        sender.close()
-    for progress in reports:
-        print_summary(progress, settings.site.timezone)
-    if not reports:
+        executor.close()
+    for campaign_id in ids:
+        print_summary(read_progress(engines.db, campaign_id), context.settings().site.timezone)
+    if not ids:
         console.print("Nothing due.")
+
+
+def due_inline(executor: InlineExecutor, wait: bool) -> list[int]:
+    """run-due here and now: each campaign that needs a runner, one after the other."""
+    context = executor.context
+    ids = due_now(context.db, context.settings, context.clock)
+    for campaign_id in ids:
+        console.print(f"Running campaign {campaign_id}…")
+        executor.run(campaign_id, wait_for_retries=wait)
+    return ids

@@ -18,7 +18,10 @@ from prometheus_client import start_http_server
 
 from dispatch import logs
 from dispatch.cli.context import AppContext, app_context, console, errors
+from dispatch.delivery.check import check_sender
 from dispatch.errors import StoreError
+from dispatch.executor import make_executor
+from dispatch.executor.context import EngineContext
 from dispatch.jobs import JobContext
 from dispatch.metrics import Metrics
 from dispatch.scheduler import SchedulerService
@@ -27,11 +30,19 @@ from dispatch.store import migrate
 LOG_JSON_HELP = "Log one JSON object per line (default: [logging] json in config.toml)."
 
 
-def start_service(context: AppContext, metrics: Metrics) -> SchedulerService:
-    """Start the scheduler of `context`'s database (SchedulerLocked if one runs)."""
-    database = context.database()
+def job_context(context: AppContext, metrics: Metrics) -> JobContext:
+    """The process's job context and executor, built once at start: the sender's settings
+    are checked here, so that a missing key stops the process now, not the first send."""
     require_schema(context)
-    service = SchedulerService(JobContext(database, context.settings(), metrics))
+    settings = context.settings()
+    check_sender(settings)
+    engines = EngineContext(context.database(), settings, metrics=metrics)
+    return JobContext(engines, make_executor(engines))
+
+
+def start_service(jobs: JobContext) -> SchedulerService:
+    """Start the scheduler of the jobs' database (SchedulerLocked if one runs)."""
+    service = SchedulerService(jobs)
     service.start()
     return service
 
@@ -42,10 +53,10 @@ def require_schema(context: AppContext) -> None:
 
 
 def stop_service(service: SchedulerService) -> None:
-    """Stop; if the batch in flight outlives the timeout, leave now (it resumes later)."""
+    """Stop; if the sends in flight outlive the timeout, leave now (they resume later)."""
     if not service.stop():
-        errors.print("scheduler: the batch in flight did not finish in time; exiting anyway")
-        os._exit(1)  # its rows stay "in doubt" and are resent at the next start
+        errors.print("scheduler: the sends in flight did not stop in time; exiting anyway")
+        os._exit(1)  # their claims expire: handed-over rows count in doubt, the rest resend
 
 
 def scheduler(
@@ -60,7 +71,7 @@ def scheduler(
     settings = context.settings()
     logs.configure(settings.logging, log_json)
     metrics = Metrics(context.database())
-    service = start_service(context, metrics)
+    service = start_service(job_context(context, metrics))
     if metrics_port:
         start_http_server(metrics_port, settings.web.host, registry=metrics.registry)
     stop = threading.Event()
@@ -68,6 +79,9 @@ def scheduler(
         signal.signal(signum, lambda *_: stop.set())
     console.print(f"Scheduler running ({service.health()['jobs']} jobs); Ctrl-C stops it.")
     while not stop.wait(1.0):
-        pass
+        if service.lost_to is not None:  # another scheduler took the lock: this one yields
+            errors.print(f"scheduler: stopped: {service.lost_to}", soft_wrap=True)
+            stop_service(service)
+            raise typer.Exit(3)
     stop_service(service)
     console.print("Scheduler stopped.")

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from dispatch.campaigns import Options, control, create_article, create_digest, create_note
 from dispatch.campaigns.create import Created, plan_digest
 from dispatch.campaigns.recipients import count_audience
-from dispatch.campaigns.start import start_campaign
-from dispatch.cli.campaigns import WAIT_HELP, run_with_progress
+from dispatch.campaigns.start import empty_audience, start_campaign
+from dispatch.cli.campaigns import WAIT_HELP
 from dispatch.cli.context import AppContext, app_context, console, errors
+from dispatch.cli.following import send_and_follow
+from dispatch.delivery.check import check_sender
 from dispatch.errors import CampaignError
 from dispatch.store.types import utcnow
 
@@ -28,6 +30,7 @@ app = typer.Typer(
 LIST_HELP = "The list to send to."
 TEST_HELP = "Send only to this address, marked as a test; the list is not touched."
 AT_HELP = "Schedule instead (ISO 8601, e.g. 2026-12-01T07:00; no offset = site time zone)."
+EMPTY_HELP = "Send even when nobody on the list can receive it (for scripts)."
 Make = Callable[[Session, datetime, Options], Created | None]
 
 
@@ -45,6 +48,7 @@ def digest(
     at: str | None = typer.Option(None, "--at", metavar="TIME", help=AT_HELP),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=EMPTY_HELP),
 ) -> None:
     """The list's articles published since its previous digest (nothing new: no send)."""
     context = app_context(ctx)
@@ -63,7 +67,7 @@ def digest(
             )
         return create_digest(session, settings, plan, options)
 
-    _send(context, make, test_to, at, yes, wait)
+    _send(context, make, test_to, at, yes, wait, allow_empty)
 
 
 @app.command("article")
@@ -75,6 +79,7 @@ def article(
     at: str | None = typer.Option(None, "--at", metavar="TIME", help=AT_HELP),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=EMPTY_HELP),
 ) -> None:
     """One article on its own."""
     context = app_context(ctx)
@@ -88,6 +93,7 @@ def article(
         at,
         yes,
         wait,
+        allow_empty,
     )
 
 
@@ -103,6 +109,7 @@ def note(
     at: str | None = typer.Option(None, "--at", metavar="TIME", help=AT_HELP),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=EMPTY_HELP),
 ) -> None:
     """A one-off message written by an editor: a subject and a Markdown body."""
     context = app_context(ctx)
@@ -117,6 +124,7 @@ def note(
         at,
         yes,
         wait,
+        allow_empty,
     )
 
 
@@ -137,9 +145,16 @@ def parse_time(value: str, timezone: str, option: str = "--since") -> datetime:
 
 
 def _send(
-    context: AppContext, make: Make, test_to: str | None, at: str | None, yes: bool, wait: bool
+    context: AppContext,
+    make: Make,
+    test_to: str | None,
+    at: str | None,
+    yes: bool,
+    wait: bool,
+    allow_empty: bool,
 ) -> None:
     settings = context.settings()
+    check_sender(settings)  # a missing key or password is found before anything is created
     db = context.database()
     now = utcnow()
     when = parse_at(at, settings.site.timezone) if at else None
@@ -150,6 +165,8 @@ def _send(
         campaign = created.campaign
         campaign_id, subject, list_name = campaign.id, campaign.subject, campaign.mailing_list.name
         count = 1 if campaign.test_to else count_audience(session, campaign.list_id)
+        if not count and not allow_empty and when is None:
+            raise CampaignError(empty_audience(session, campaign))  # rolled back: no campaign
     for warning in created.warnings:
         errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True, soft_wrap=True)
     who = f"{test_to} (test)" if test_to else f"{count:,} recipients of {list_name}"
@@ -166,9 +183,12 @@ def _send(
         return
     with db.session() as session:
         total = start_campaign(
-            session, control.get_campaign(session, campaign_id), settings, utcnow()
+            session,
+            control.get_campaign(session, campaign_id),
+            settings,
+            utcnow(),
+            allow_empty=allow_empty,
         )
     console.print(f"Campaign {campaign_id}: sending to {total:,} recipients.")
-    progress = run_with_progress(context, campaign_id, wait)
-    if progress.status != "sent":
+    if send_and_follow(context, campaign_id, wait).status != "sent":
         raise typer.Exit(1)

@@ -17,8 +17,9 @@ import uvicorn
 
 from dispatch import logs
 from dispatch.cli.context import app_context, console
-from dispatch.cli.scheduler import LOG_JSON_HELP, start_service, stop_service
+from dispatch.cli.scheduler import LOG_JSON_HELP, job_context, start_service, stop_service
 from dispatch.errors import StoreError
+from dispatch.metrics import Metrics
 from dispatch.store import migrate
 from dispatch.web import create_app
 
@@ -45,17 +46,18 @@ def serve(
         raise StoreError("the database schema is not up to date: run `dispatch init` first")
     host = host or settings.web.host
     port = port or settings.web.port
+    jobs = job_context(context, Metrics(database))  # one executor for the web and the scheduler
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Dispatch is serving {settings.site.title} at http://{shown}:{port}/")
     console.print(f"Public URL (site.base_url): {settings.site.base_url}/")
     logs.configure(settings.logging, log_json)
-    app = create_app(settings, database)
+    app = create_app(settings, database, jobs=jobs)
     service = None
     if no_scheduler or not settings.scheduler.enabled:
         why = "--no-scheduler" if no_scheduler else "[scheduler] enabled = false"
         console.print(f"Scheduler: off ({why})")
     else:
-        service = app.state.scheduler = start_service(context, app.state.metrics)
+        service = app.state.scheduler = start_service(jobs)
         console.print("Scheduler: on (digests, scheduled campaigns, feeds, upstream polls)")
         for signum in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises it when done
             signal.signal(signum, lambda *_: service.context.stop.set())
@@ -73,3 +75,4 @@ def serve(
     finally:
         if service is not None:
             stop_service(service)
+        jobs.executor.close()

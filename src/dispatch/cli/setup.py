@@ -13,12 +13,6 @@ from dispatch.store import migrate
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("init")(init)
-    app.add_typer(db_app, name="db")
-    dbcopy.register(db_app)
-
-
 def init(ctx: typer.Context) -> None:
     """Create config (if missing), secret key, folders and database; sync lists."""
     context = app_context(ctx)
@@ -53,3 +47,6 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+dbcopy.register(db_app)

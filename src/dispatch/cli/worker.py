@@ -15,6 +15,7 @@ import typer
 from dispatch import logs
 from dispatch.cli.context import app_context
 from dispatch.config import CONFIG_ENV
+from dispatch.delivery.check import check_sender
 
 POOLS = ("threads", "prefork", "solo")
 QUEUE = "dispatch"  # = celery_app.QUEUE; celery is imported only when a worker starts
@@ -36,7 +37,8 @@ def worker(
     os.environ[CONFIG_ENV] = str(settings.path)  # the worker's child processes read it
     from dispatch.executor.celery_app import make_app
 
-    app = make_app(settings, with_tasks=True)
+    check_sender(settings)  # a missing key or password is reported now, not per batch
+    app = make_app(settings, worker_pool=pool)
     app.worker_main(
         [
             "worker",

@@ -2,16 +2,14 @@
 
 `delivery.backend` picks outbox (the default), smtp or sendgrid; `memory` can be asked
 for explicitly (tests, dry runs). SMTP mail is DKIM-signed when `delivery.dkim.domain`
-is set. When `delivery.rate_per_second` or `delivery.hourly_limit` is set, the sender is
-wrapped in `Throttled`. Messages in flight over SMTP: the smaller of
-`delivery.concurrency` and `delivery.smtp.pool_size` (one connection each).
+is set. Messages in flight at once: `delivery.concurrency` (over SMTP, at most
+`delivery.smtp.pool_size`: one connection each). The send rate is the engine's
+(`delivery.pacing.Pacer`), not the sender's.
 """
 
 from __future__ import annotations
 
 import ssl
-
-from limits.storage import storage_from_string
 
 from dispatch.config import Settings
 from dispatch.delivery import dkim
@@ -20,7 +18,6 @@ from dispatch.delivery.memory import MemorySender
 from dispatch.delivery.outbox import OutboxSender
 from dispatch.delivery.sendgrid import SendgridSender
 from dispatch.delivery.smtp import SmtpSender
-from dispatch.delivery.throttle import Throttled
 from dispatch.errors import ConfigError
 
 BACKENDS = ("outbox", "smtp", "sendgrid", "memory")
@@ -32,23 +29,17 @@ def make_sender(
     *,
     ssl_context: ssl.SSLContext | None = None,
 ) -> Sender:
-    """The sender for `backend` (default: `delivery.backend`), throttled as configured.
+    """The sender for `backend` (default: `delivery.backend`).
 
     `ssl_context` replaces the system trust store for SMTP (a test server's certificate).
     """
-    chosen = backend or settings.delivery.backend
-    sender = _backend(settings, chosen, ssl_context)
-    delivery = settings.delivery
-    if delivery.rate_per_second > 0 or delivery.hourly_limit > 0:
-        storage = storage_from_string(delivery.limiter_storage)  # shared when it is Redis
-        return Throttled(sender, delivery.rate_per_second, delivery.hourly_limit, storage=storage)
-    return sender
+    return _backend(settings, backend or settings.delivery.backend, ssl_context)
 
 
 def _backend(settings: Settings, backend: str, ssl_context: ssl.SSLContext | None) -> Sender:
     delivery = settings.delivery
     if backend == "outbox":
-        return OutboxSender(delivery.outbox.dir)
+        return OutboxSender(delivery.outbox.dir, concurrency=delivery.concurrency)
     if backend == "smtp":
         return SmtpSender.from_settings(settings, dkim.from_settings(settings), ssl_context)
     if backend == "sendgrid":

@@ -1,18 +1,24 @@
 """`SmtpSender`: each message over a pool of reused SMTP connections (smtplib).
 
-A batch is spread over `pool_size` worker threads, one connection each; results are
-yielded as the workers finish them. Each message is one MAIL / RCPT / DATA transaction:
+The engine calls `deliver` from up to `concurrency` threads at once, one message each;
+each thread takes a connection from the pool (at most `concurrency` are open) and runs
+one MAIL / RCPT / DATA transaction. What the server says becomes the result:
 
-- final `250` to DATA: SENT (provider id: the server's queue id, else the Message-ID);
-- a per-recipient `4xx`: TEMPORARY; `5xx`: PERMANENT, and the address is suppressed
-  when the reply says the mailbox does not exist (`5.1.x`, or a bare 550/551/553 to RCPT);
-- MAIL FROM refused: TEMPORARY for that message, since the fault is the sender's, not
-  the recipient's (a streak of them pauses the campaign);
-- the connection dropped (or `421`) before the server's final reply to DATA: the
-  server did not accept the message, so it is retried once on a new connection;
-- no reply to DATA within the timeout: TEMPORARY, not retried at once, since the server
-  may have accepted it.
+- the connection cannot be had (refused, timed out, `421` greeting) → `ProviderUnavailable`
+  (temporary); TLS or authentication fails → `ProviderUnavailable` (needs the settings
+  fixed); `MAIL FROM` refused → `ProviderUnavailable`: the fault is ours, not a recipient's;
+- MAIL, RCPT and DATA go in one write to a server that offers PIPELINING (RFC 2920);
+- `RCPT`/`DATA` refused with `4xx` (greylisting, 452) → TEMPORARY, retried on backoff;
+  `5xx` → PERMANENT, suppressed when the mailbox does not exist (`5.1.x`, or a bare
+  550/551/553 to RCPT);
+- the connection dropped, or `421`, before the end of the message was written: the
+  server cannot have accepted it, so it is tried once more on a new connection;
+- `250` after the final dot → SENT (provider id: the server's queue id, else the
+  Message-ID); no reply after the final dot within `timeout`, or the connection gone
+  before the reply → UNKNOWN: the server may have queued it (in doubt, sent again later).
 
+International addresses (RFC 6531): domains go out as A-labels; a non-ASCII local part
+is sent with `SMTPUTF8` when the server offers it, and otherwise fails alone, permanently.
 Optional DKIM: `signer.sign(bytes)` returns the message with its signature added.
 """
 
@@ -21,22 +27,32 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Sequence
 from typing import Protocol
 
 from dispatch.config import Settings
-from dispatch.delivery.base import Envelope, Outcome, OutgoingMessage, SendResult
+from dispatch.delivery.base import (
+    Admit,
+    Envelope,
+    Outcome,
+    OutgoingMessage,
+    ProviderUnavailable,
+    SendResult,
+    build_or_fail,
+)
 from dispatch.delivery.smtp_pool import (
     ConnectError,
     ConnectionPool,
     SmtpServerConfig,
     reply_text,
 )
+from dispatch.subscribers.addresses import wire_address
 
 NOT_ACCEPTED = 421  # "service not available, closing channel": nothing was accepted
 MAILBOX_GONE = re.compile(r"^5\.1\.\d{1,3}\b")
+ENHANCED = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\b")
 QUEUE_ID = re.compile(r"queued as ([\w.@<>-]+)", re.IGNORECASE)
+LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class Signer(Protocol):
@@ -48,18 +64,18 @@ class Signer(Protocol):
 
 
 class _Dropped(Exception):
-    """The connection went away before the server accepted the message."""
+    """The connection went away before the end of the message was written: not accepted."""
 
 
-class _NoReply(Exception):
-    """No final reply to DATA in time: the server may or may not have accepted it."""
+class _NoAnswer(Exception):
+    """The message was written and no reply came: the server may have accepted it."""
 
 
 class SmtpSender:
     """Implements `dispatch.delivery.base.Sender` over SMTP."""
 
     name = "smtp"
-    max_batch = 1000
+    unit = 1
 
     def __init__(
         self, config: SmtpServerConfig, pool_size: int = 2, signer: Signer | None = None
@@ -67,8 +83,7 @@ class SmtpSender:
         self.config = config
         self.signer = signer
         self.pool = ConnectionPool(config)
-        self.workers = pool_size  # messages in flight at once, one connection each
-        self._workers = ThreadPoolExecutor(pool_size, thread_name_prefix="dispatch-smtp")
+        self.concurrency = pool_size  # messages in flight at once, one connection each
 
     @classmethod
     def from_settings(
@@ -92,74 +107,107 @@ class SmtpSender:
         workers = min(smtp.pool_size, settings.delivery.concurrency)
         return cls(config, pool_size=workers, signer=signer)
 
-    def send(self, message: OutgoingMessage, batch: Sequence[Envelope]) -> Iterator[SendResult]:
-        state = _Batch()
-        futures = [self._workers.submit(self._deliver, message, e, state) for e in batch]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:  # the caller stopped early: send nothing more of this batch
-            for future in futures:
-                future.cancel()
+    def deliver(
+        self, message: OutgoingMessage, envelopes: Sequence[Envelope], admit: Admit
+    ) -> list[SendResult]:
+        if len(envelopes) > self.unit:  # a Halt or a refusal would lose the earlier results
+            raise ValueError(f"smtp sender: {len(envelopes)} envelopes > unit {self.unit}")
+        return [self._deliver(message, envelope, admit) for envelope in envelopes]
 
     def close(self) -> None:
-        self._workers.shutdown(wait=True, cancel_futures=True)
         self.pool.close()
 
-    def _deliver(self, message: OutgoingMessage, envelope: Envelope, batch: _Batch) -> SendResult:
-        data = message.as_bytes(envelope)
-        if self.signer is not None:
+    def _deliver(self, message: OutgoingMessage, envelope: Envelope, admit: Admit) -> SendResult:
+        data = build_or_fail(envelope, self._build(message))
+        if isinstance(data, SendResult):
+            return data
+        sender, recipient = wire_address(message.from_email), wire_address(envelope.recipient.email)
+        utf8 = sender.needs_smtputf8 or recipient.needs_smtputf8
+        admitted = False
+        for attempt in range(2):  # a connection lost before the end of the message: once more
+            connection = self._connection(fresh=attempt > 0)
+            if utf8 and not connection.has_extn("smtputf8"):
+                self.pool.release(connection)
+                return _result(envelope, Outcome.PERMANENT, self._no_smtputf8(envelope))
+            if not admitted:
+                try:
+                    admit([envelope])
+                except BaseException:
+                    self.pool.release(connection)
+                    raise
+                admitted = True
             try:
-                data = self.signer.sign(data)
-            except ValueError as exc:  # the key or the message: nothing was sent
-                return _result(envelope, Outcome.TEMPORARY, str(exc))
-        problem, unreachable = "", False
-        for _ in range(2):  # a failed connect or a dropped connection is tried once more
-            if batch.unreachable is not None:
-                return _result(envelope, Outcome.TEMPORARY, batch.unreachable)
-            try:
-                connection = self.pool.acquire()
-            except ConnectError as exc:
-                problem, unreachable = str(exc), True
-                continue
-            try:
-                result, reusable = _transact(connection, message.from_email, envelope, data)
+                result, reusable = _transact(
+                    connection, sender.address, recipient.address, envelope, data, utf8
+                )
             except _Dropped as exc:
                 self.pool.discard(connection)
-                problem, unreachable = f"{self.config.where}: connection lost: {exc}", False
+                if attempt:
+                    raise ProviderUnavailable(
+                        f"{self.config.where}: connection lost: {exc}", True
+                    ) from exc
                 continue
             except BaseException:
                 self.pool.discard(connection)
                 raise
             (self.pool.release if reusable else self.pool.discard)(connection)
             return result
-        if unreachable:  # twice in a row: the rest of the batch fails at once
-            batch.unreachable = problem
-        return _result(envelope, Outcome.TEMPORARY, problem)
+        raise AssertionError("unreachable")
 
+    def _build(self, message: OutgoingMessage):  # type: ignore[no-untyped-def]
+        def build(envelope: Envelope) -> bytes:
+            data = message.as_bytes(envelope)
+            if self.signer is None:
+                return data
+            try:
+                return self.signer.sign(data)
+            except ValueError as exc:  # the key, not this recipient: stop the campaign
+                raise ProviderUnavailable(f"DKIM signing failed: {exc}", False) from exc
 
-class _Batch:
-    """What the workers sending one batch share."""
+        return build
 
-    def __init__(self) -> None:
-        self.unreachable: str | None = None  # set: no connection can be had; stop trying
+    def _connection(self, fresh: bool) -> smtplib.SMTP:
+        try:
+            return self.pool.acquire(fresh)
+        except ConnectError as exc:
+            raise ProviderUnavailable(str(exc), exc.temporary) from exc
+
+    def _no_smtputf8(self, envelope: Envelope) -> str:
+        return (
+            f"{envelope.recipient.email!r} has a non-ASCII local part, and the SMTP server "
+            f"{self.config.where} does not offer SMTPUTF8 (RFC 6531) to carry it"
+        )
 
 
 def _transact(
-    connection: smtplib.SMTP, mail_from: str, envelope: Envelope, data: bytes
+    connection: smtplib.SMTP,
+    mail_from: str,
+    rcpt_to: str,
+    envelope: Envelope,
+    data: bytes,
+    utf8: bool,
 ) -> tuple[SendResult, bool]:
     """One MAIL/RCPT/DATA transaction → (result, whether the connection can be reused)."""
-    code, reply = _reply(lambda: connection.mail(mail_from))
+    (code, reply), rcpt, start = _envelope(connection, mail_from, rcpt_to, utf8)
+    if code != 250 and utf8 and 500 <= code < 600:  # SMTPUTF8 refused: this recipient's
+        error = f"MAIL FROM with SMTPUTF8 (for {rcpt_to!r}) refused: {code} {reply}"
+        return _result(envelope, Outcome.PERMANENT, error), _reset(connection)
     if code != 250:
-        error = f"MAIL FROM <{mail_from}> refused: {code} {reply}"
-        return _result(envelope, Outcome.TEMPORARY, error), _reset(connection)
-    code, reply = _reply(lambda: connection.rcpt(envelope.recipient.email))
-    if code not in (250, 251):
-        return _refused(envelope, code, reply, rcpt=True), _reset(connection)
+        _reset(connection)
+        reason = f"MAIL FROM <{mail_from}> refused: {code} {reply}"
+        raise ProviderUnavailable(reason, temporary=400 <= code < 500)
+    assert rcpt is not None
+    if rcpt[0] not in (250, 251):
+        return _refused(envelope, *rcpt, rcpt=True), _reset(connection)
+    assert start is not None
+    if start[0] != 354:
+        return _refused(envelope, *start, rcpt=False), _reset(connection)
     try:
-        code, reply = _reply(lambda: connection.data(data), data_stage=True)
-    except _NoReply as exc:
-        return _result(envelope, Outcome.TEMPORARY, f"no reply to DATA: {exc}"), False
+        code, reply = _send_data(connection, data)
+    except _NoAnswer as exc:
+        return _result(envelope, Outcome.UNKNOWN, f"no reply after the message: {exc}"), False
+    if code == NOT_ACCEPTED:
+        return _result(envelope, Outcome.TEMPORARY, f"{code} {reply}"), False
     if code != 250:
         return _refused(envelope, code, reply, rcpt=False), _reset(connection)
     found = QUEUE_ID.search(reply)
@@ -171,16 +219,85 @@ def _transact(
     return accepted, True
 
 
-def _reply(command: Callable[[], tuple[int, bytes]], data_stage: bool = False) -> tuple[int, str]:
+Reply = tuple[int, str]
+
+
+def _envelope(
+    connection: smtplib.SMTP, mail_from: str, rcpt_to: str, utf8: bool
+) -> tuple[Reply, Reply | None, Reply | None]:
+    """The replies to MAIL, RCPT and DATA (None for a command not sent after a refusal).
+
+    To a server that offers PIPELINING (RFC 2920) the three commands go in one write and
+    the replies are read after: one round trip instead of three, as MTAs do."""
+    options = _mail_options(connection, utf8)
+    if connection.has_extn("pipelining"):
+        return _pipelined(connection, mail_from, rcpt_to, options)
+    mail = _reply(lambda: connection.mail(mail_from, options))
+    if mail[0] != 250:
+        return mail, None, None
+    rcpt = _reply(lambda: connection.rcpt(rcpt_to))
+    if rcpt[0] not in (250, 251):
+        return mail, rcpt, None
+    return mail, rcpt, _reply(lambda: connection.docmd("data"))
+
+
+def _pipelined(
+    connection: smtplib.SMTP, mail_from: str, rcpt_to: str, options: tuple[str, ...]
+) -> tuple[Reply, Reply, Reply]:
+    mail = "".join([f"MAIL FROM:<{mail_from}>", *(f" {option}" for option in options)])
+    commands = f"{mail}\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n".encode()
+    mail_reply, rcpt_reply, data_reply = _replies(connection, commands, 3)
+    if data_reply[0] == 354 and (mail_reply[0] != 250 or rcpt_reply[0] not in (250, 251)):
+        # DATA went ahead without a valid recipient: end an empty message, to be refused
+        _replies(connection, b".\r\n", 1)
+        data_reply = (503, "no valid recipient")
+    return mail_reply, rcpt_reply, data_reply
+
+
+def _replies(connection: smtplib.SMTP, commands: bytes, count: int) -> list[Reply]:
+    """Write `commands`, read `count` replies; `_Dropped` if the server did not take them."""
+    try:
+        connection.send(commands)
+        replies = [connection.getreply() for _ in range(count)]
+    except smtplib.SMTPServerDisconnected as exc:
+        raise _Dropped(str(exc) or "connection closed") from exc
+    found = [(code, reply_text(raw)) for code, raw in replies]
+    for code, text in found:
+        if code == NOT_ACCEPTED:
+            raise _Dropped(f"{code} {text}")
+    return found
+
+
+def _mail_options(connection: smtplib.SMTP, utf8: bool) -> tuple[str, ...]:
+    """SMTPUTF8 for a non-ASCII address; BODY=8BITMIME only to a server that offers it
+    (one that does not may refuse the parameter, and with it every such recipient)."""
+    if not utf8:
+        return ()
+    return ("SMTPUTF8", "BODY=8BITMIME") if connection.has_extn("8bitmime") else ("SMTPUTF8",)
+
+
+def _send_data(connection: smtplib.SMTP, data: bytes) -> tuple[int, str]:
+    """The message and its final dot, then the reply; `_Dropped` if the message could not be
+    written whole, `_NoAnswer` if it was and no reply came."""
+    body = LEADING_DOT.sub(b"..", data)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    try:
+        connection.send(body + b".\r\n")
+    except smtplib.SMTPServerDisconnected as exc:
+        raise _Dropped(str(exc) or "connection closed") from exc
+    try:
+        code, raw = connection.getreply()
+    except smtplib.SMTPServerDisconnected as exc:
+        raise _NoAnswer(str(exc) or "connection closed") from exc
+    return code, reply_text(raw)
+
+
+def _reply(command) -> Reply:  # type: ignore[no-untyped-def]
     """Run one SMTP command → (code, reply text); `_Dropped` if the server did not take it."""
-    raw: bytes | str
     try:
         code, raw = command()
-    except smtplib.SMTPDataError as exc:  # DATA refused before the message was sent
-        code, raw = exc.smtp_code, exc.smtp_error
     except smtplib.SMTPServerDisconnected as exc:
-        if data_stage and isinstance(exc.__context__, TimeoutError):
-            raise _NoReply(str(exc)) from exc
         raise _Dropped(str(exc) or "connection closed") from exc
     text = reply_text(raw)
     if code == NOT_ACCEPTED:
@@ -194,7 +311,7 @@ def _refused(envelope: Envelope, code: int, reply: str, rcpt: bool) -> SendResul
     if not 500 <= code < 600:
         return _result(envelope, Outcome.TEMPORARY, error)
     enhanced = MAILBOX_GONE.match(reply) is not None
-    bare = rcpt and code in (550, 551, 553) and not re.match(r"^\d\.\d{1,3}\.\d{1,3}\b", reply)
+    bare = rcpt and code in (550, 551, 553) and not ENHANCED.match(reply)
     return SendResult(
         envelope.delivery_id, Outcome.PERMANENT, error=error, suppress=enhanced or bare
     )

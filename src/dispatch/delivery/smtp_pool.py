@@ -38,22 +38,51 @@ class SmtpServerConfig:
 
 
 class ConnectError(Exception):
-    """No usable connection: refused, timed out, TLS or authentication failed."""
+    """No usable connection. `temporary`: refused, timed out or turned away (421), which
+    should pass; otherwise TLS or authentication failed, which needs the settings fixed."""
+
+    def __init__(self, reason: str, temporary: bool) -> None:
+        super().__init__(reason)
+        self.temporary = temporary
 
 
-def open_connection(config: SmtpServerConfig) -> smtplib.SMTP:
+def tls_context(config: SmtpServerConfig) -> ssl.SSLContext:
+    """The context to verify the server with. Made once per pool: loading the system's
+    trust store takes tens of milliseconds, too long to pay on every connection."""
+    return config.ssl_context or ssl.create_default_context()
+
+
+def open_connection(
+    config: SmtpServerConfig, context: ssl.SSLContext | None = None
+) -> smtplib.SMTP:
     """A connected, greeted (and, as configured, encrypted and authenticated) session."""
-    context = config.ssl_context or ssl.create_default_context()
+    context = context or tls_context(config)
     try:
         connection = _connect(config, context)
+    except ssl.SSLError as exc:  # implicit TLS: the handshake itself failed
+        raise ConnectError(f"SMTP server {config.where}: TLS failed: {exc}", False) from exc
+    except smtplib.SMTPConnectError as exc:  # greeted with a refusal: 421 passes, 554 stays
+        reason = f"SMTP server {config.where} refused the connection: {_describe(exc)}"
+        raise ConnectError(reason, not 500 <= exc.smtp_code < 600) from exc
     except (OSError, smtplib.SMTPException) as exc:
-        raise ConnectError(f"cannot connect to SMTP server {config.where}: {exc}") from exc
+        raise ConnectError(f"cannot connect to SMTP server {config.where}: {exc}", True) from exc
     try:
         _secure_and_login(connection, config, context)
     except (OSError, smtplib.SMTPException) as exc:
         _close(connection)
-        raise ConnectError(f"SMTP server {config.where}: {_describe(exc)}") from exc
+        reason = f"SMTP server {config.where}: {_describe(exc)}"
+        raise ConnectError(reason, _passing(exc)) from exc
     return connection
+
+
+def _passing(exc: BaseException) -> bool:
+    """Whether a failure after the greeting should pass by itself (a 4xx reply, a dropped
+    connection) rather than need the settings fixed (TLS, refused credentials, no AUTH)."""
+    if isinstance(exc, ssl.SSLError | smtplib.SMTPNotSupportedError):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    return isinstance(exc, OSError | smtplib.SMTPServerDisconnected)
 
 
 def _connect(config: SmtpServerConfig, context: ssl.SSLContext) -> smtplib.SMTP:
@@ -84,6 +113,8 @@ def _secure_and_login(
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return f"authentication failed: {exc.smtp_code} {reply_text(exc.smtp_error)}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc}"
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return f"not supported by the server: {exc}"
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -107,15 +138,19 @@ class ConnectionPool:
     def __init__(self, config: SmtpServerConfig) -> None:
         self.config = config
         self.opened = 0  # connections opened so far (reuse keeps this small)
+        self._context = tls_context(config)
         self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
         self._lock = threading.Lock()
 
-    def acquire(self) -> smtplib.SMTP:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        connection = open_connection(self.config)
+    def acquire(self, fresh: bool = False) -> smtplib.SMTP:
+        """An idle connection, else a new one; `fresh`: always a new one (after a drop,
+        the idle ones may be as dead as the one that dropped: the server restarted)."""
+        if not fresh:
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty:
+                pass
+        connection = open_connection(self.config, self._context)
         with self._lock:
             self.opened += 1
         return connection

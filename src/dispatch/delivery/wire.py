@@ -115,12 +115,12 @@ class WireTemplate:
         self.mailto = header_text(unsubscribe_mailto or "").strip()
         if not self.mailto.isascii():
             raise InvalidAddress(f'unsubscribe mailto "{self.mailto}" must be an ASCII address')
-        self._from = f"From: {mailbox(sender.email, sender.name)}\r\n".encode("ascii")
+        self._from = f"From: {mailbox(sender.email, sender.name)}\r\n".encode()
         constant = [unstructured("Subject", subject), f"Date: {format_datetime(date)}\r\n"]
         if reply_to:
             constant.append(f"Reply-To: {mailbox(reply_to)}\r\n")
         constant.append(list_id_header(list_id))
-        self._middle = b"".join(h if isinstance(h, bytes) else h.encode("ascii") for h in constant)
+        self._middle = b"".join(h if isinstance(h, bytes) else h.encode() for h in constant)
         self._after_headers = self._mime_prelude()
         self._between = b"".join([CRLF, self._delimiter(), part_headers("html")])
         self._end = CRLF + self._delimiter(close=True)
@@ -132,7 +132,7 @@ class WireTemplate:
             [
                 self._from,
                 b"To: ",
-                mailbox(recipient.email, recipient.name).encode("ascii"),
+                mailbox(recipient.email, recipient.name).encode(),
                 CRLF,
                 self._middle,
                 b"Message-ID: ",

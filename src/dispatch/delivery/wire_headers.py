@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from dispatch.delivery.mime import header_text
 from dispatch.errors import InvalidAddress
+from dispatch.subscribers.addresses import wire_address
 
 MAX_LINE = 998
 _SPECIALS = re.compile(r'[][\\()<>@,:;".]')
@@ -31,18 +32,27 @@ _SPACES = re.compile(r"([ \t]+)")
 _URL_SAFE = re.compile(r"[A-Za-z0-9!#$%&'()*+,\-./:;=?@\[\]_~]+\Z")
 _URL_KEEP = "!#$%&'()*+,-./:;=?@[]_~"
 _UTF8 = Charset("utf-8")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")  # RFC 6532: UTF-8 is atext in a local part
 
 
 def mailbox(email: str, name: str = "") -> str:
     """`Name <local@domain>` as `mime.Mailbox` means it: CR/LF/NUL removed, the name
-    quoted when it has specials and RFC 2047-encoded when it is not printable ASCII."""
+    quoted when it has specials and RFC 2047-encoded when it is not printable ASCII.
+
+    The domain is written as IDNA A-labels; a non-ASCII local part stays UTF-8 (RFC 6532),
+    which only a server offering SMTPUTF8 may be given (the SMTP sender checks)."""
     address = header_text(email).strip()
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
         raise InvalidAddress(f'"{email}" is not an email address')
-    if not address.isascii() or not _DOT_ATOM.match(domain):
-        raise InvalidAddress(f'"{email}": only ASCII addresses can be sent without SMTPUTF8')
-    if not _DOT_ATOM.match(local):
+    try:
+        address = wire_address(address).address
+    except UnicodeError as exc:
+        raise InvalidAddress(f'"{email}": the domain has no IDNA form ({exc})') from exc
+    local, _, domain = address.rpartition("@")
+    if not _DOT_ATOM.match(domain):
+        raise InvalidAddress(f'"{email}": "{domain}" is not a domain name')
+    if not _DOT_ATOM.match(_NON_ASCII.sub("a", local)):
         address = Address(username=local, domain=domain).addr_spec  # quotes the local part
     name = header_text(name).strip()
     if not name:

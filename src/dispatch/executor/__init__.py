@@ -1,12 +1,15 @@
-"""Where campaigns are sent: `executor.kind` picks an `Executor`.
+"""Where campaigns are sent: `executor.kind` picks an `Executor`, built once where the
+process starts (`make_executor(EngineContext(...))`) and used by every entry point:
+`dispatch send`, `dispatch campaigns resume|run-due|retry-failed`, the scheduler's jobs,
+the admin and the API.
 
-- `inline` (default): the campaign runner in a thread of the calling process (the
-  scheduler's job thread), with its lease: one runner per campaign.
-- `celery`: the campaign is split into batch tasks that `dispatch worker` processes
-  run (`tasks.py`); any number of workers share it through the ledger (`batches.py`).
+- `inline` (default): the engine in background threads of this process (`inline.py`).
+- `celery`: batch tasks for `dispatch worker` processes, each task one engine step
+  (`celery_submit.py`, `tasks.py`); any number of workers share a campaign through the
+  ledger's claims.
 
-Callers only `submit(campaign_id)` a started campaign and `run_due()` (start scheduled
-campaigns whose time came, hand interrupted ones on again).
+Both send through the same `campaigns.engine.Engine`; they differ only in where its
+steps run.
 """
 
 from __future__ import annotations
@@ -14,22 +17,27 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from dispatch.jobs import JobContext
+    from dispatch.executor.context import EngineContext
 
 
 class Executor(Protocol):
-    def submit(self, campaign_id: int) -> None:
-        """Send the (started) campaign: at once (inline) or by queuing its batches."""
+    kind: str
 
-    def run_due(self) -> int:
-        """Start due campaigns and pass on interrupted ones; how many were handled."""
+    def submit(self, campaign_id: int) -> None:
+        """Send a `sending` campaign; returns at once (the work goes on elsewhere)."""
+
+    def active(self, campaign_id: int) -> bool:
+        """Whether this executor is sending the campaign right now."""
+
+    def run_due(self) -> list[int]:
+        """Start and resume what is due and submit every campaign needing a runner."""
 
     def close(self) -> None:
-        """Let go of connections (the broker's)."""
+        """Stop (inline runs end before their next message) and let go of connections."""
 
 
-def make_executor(context: JobContext) -> Executor:
-    """The configured executor for a process's job context."""
+def make_executor(context: EngineContext) -> Executor:
+    """The configured executor for a process."""
     if context.settings.executor.kind == "celery":
         from dispatch.executor.celery_submit import CeleryExecutor
 

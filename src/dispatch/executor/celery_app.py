@@ -34,8 +34,9 @@ def require_postgresql(settings: Settings) -> None:
         )
 
 
-def make_app(settings: Settings, *, with_tasks: bool = False) -> Celery:
-    """The app; `with_tasks` also registers the tasks (workers, not submitters, need it)."""
+def make_app(settings: Settings, *, worker_pool: str | None = None) -> Celery:
+    """The app; a worker (`worker_pool` given) also registers the tasks and builds each
+    worker process's engine."""
     require_postgresql(settings)
     app = Celery("dispatch", broker=broker_url(settings), set_as_current=False)
     visibility = max(60, int(settings.executor.claim_timeout_seconds * 2))
@@ -53,8 +54,8 @@ def make_app(settings: Settings, *, with_tasks: bool = False) -> Celery:
         task_serializer="json",
         accept_content=["json"],
     )
-    if with_tasks:
+    if worker_pool is not None:
         from dispatch.executor.tasks import register
 
-        register(app, settings)
+        register(app, settings, prefork=worker_pool == "prefork")
     return app

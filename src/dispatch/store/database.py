@@ -15,6 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatch.config import DatabaseSettings
 from dispatch.errors import StoreError
 
+# Each sending thread holds a connection for its hand-over marks (`campaigns.handover`),
+# beside the recorder's and the web's: room for a few campaigns at full concurrency.
+POOL = {"pool_size": 10, "max_overflow": 40}
+
 
 class Database:
     """One engine and its session factory; `with db.session() as s:` commits or rolls back."""
@@ -42,13 +46,13 @@ def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, busy_timeout_ms)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **POOL)
 
 
 def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **POOL)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

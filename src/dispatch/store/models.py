@@ -189,10 +189,11 @@ class CampaignStatus(enum.StrEnum):
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"  # not handed to the provider yet (or due for a retry)
-    SENDING = "sending"  # handed over; if a crash leaves it here, it is "in doubt"
+    SENDING = "sending"  # claimed by a runner (`claimed_by`); `handed_at` once handed over
     SENT = "sent"  # the provider accepted it
     FAILED = "failed"  # permanent failure, or retries exhausted
-    SKIPPED = "skipped"  # never handed over: unsubscribed/suppressed since freezing, or cancelled
+    SKIPPED = "skipped"  # never handed over: unsubscribed or suppressed since freezing
+    CANCELLED = "cancelled"  # never handed over: the campaign was cancelled first
     BOUNCED = "bounced"  # the provider reported a bounce later
 
 
@@ -222,11 +223,11 @@ class Campaign(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pause_reason: Mapped[str | None] = mapped_column(Text)
+    # Paused by a temporary fault of the provider (unreachable, 421, 5xx): sending resumes
+    # by itself at this time; NULL when an editor paused it or a human must fix something.
+    auto_resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    auto_resumes: Mapped[int] = mapped_column(Integer, default=0)  # in a row; sets the backoff
     recipients_total: Mapped[int] = mapped_column(Integer, default=0)
-    in_doubt: Mapped[int] = mapped_column(Integer, default=0)  # possible duplicates after crashes
-    # The process sending it now ("host:pid:nonce") and when it last showed it was alive.
-    runner: Mapped[str | None] = mapped_column(String(200))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -258,6 +259,31 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The runner that claimed it (status `sending`) and until when the claim holds; a
+    # claim is renewed while its runner lives, and only an expired one is ever taken over.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Committed just before the message is handed to the provider: a claim that expires
+    # with it set has an unknown outcome (in doubt); without it, it was never handed over.
+    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Times this recipient's outcome was unknown (no reply after the message, a crash
+    # after the hand-over) and it was sent again: each one a possible duplicate.
+    doubts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DigestRun(Base):
+    """What became of one scheduled digest period: written when the period is handled, so
+    that a period whose run was lost (a crash just after the fire time) is found at start."""
+
+    __tablename__ = "digest_runs"
+
+    period_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    list_slug: Mapped[str] = mapped_column(String(100), index=True)
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
+    # created | nothing-new | no-recipients | missed (later than the grace period)
+    outcome: Mapped[str] = mapped_column(String(20))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Event(Base):

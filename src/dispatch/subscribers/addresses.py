@@ -8,6 +8,9 @@ unique `subscribers.email` column is case-insensitive on the domain.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 from dispatch.errors import InvalidAddress
@@ -37,3 +40,20 @@ def clean_name(raw: str) -> str:
     Names reach the `To:` header, where CR and LF must never appear.
     """
     return " ".join(raw.split())
+
+
+@dataclass(frozen=True, slots=True)
+class WireAddress:
+    """A stored address as it goes on the wire: the domain as IDNA 2008 A-labels."""
+
+    address: str
+    needs_smtputf8: bool  # the local part is not ASCII (RFC 6531)
+
+
+def wire_address(email: str) -> WireAddress:
+    """The wire form of a stored address; UnicodeError (idna.IDNAError) if the domain
+    has no A-label form."""
+    local, _, domain = email.rpartition("@")
+    if not domain.isascii():
+        domain = idna.encode(domain, uts46=False).decode("ascii")
+    return WireAddress(f"{local}@{domain}", not local.isascii())

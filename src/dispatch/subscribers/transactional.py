@@ -21,7 +21,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from dispatch.config import Settings
-from dispatch.delivery.base import Envelope, Outcome, Sender
+from dispatch.delivery.base import Envelope, Outcome, Sender, deliver_one
 from dispatch.delivery.factory import make_sender
 from dispatch.delivery.message import CampaignMessage, ListIdentity, message_id
 from dispatch.delivery.mime import Mailbox
@@ -155,7 +155,7 @@ class Mailer:
         sender = self.sender or make_sender(self.settings)
         try:
             message, envelope = self.message(mail)
-            results = list(sender.send(message, [envelope]))
+            results = [deliver_one(sender, message, envelope)]
         except Exception as exc:  # a broken backend must not break the page that asked
             log.warning("%s mail to %s not sent: %s: %s", mail.kind, mail.email, type(exc), exc)
             return Attempt(accepted=False)

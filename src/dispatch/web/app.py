@@ -18,10 +18,14 @@ from fastapi.staticfiles import StaticFiles
 from dispatch import metrics
 from dispatch.config import Settings
 from dispatch.errors import StoreError
+from dispatch.executor.context import EngineContext
+from dispatch.jobs import JobContext
 from dispatch.store.database import Database, check_connection
 from dispatch.store.types import utcnow
 from dispatch.web import admin, admin_auth, api, feeds, public, subscribe, webhooks
+from dispatch.web import metrics as metrics_route
 from dispatch.web.pages import STATIC_PREFIX, Pages, static_folder
+from dispatch.web.sending import build_sending
 
 
 def create_app(
@@ -29,15 +33,21 @@ def create_app(
     database: Database | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
+    jobs: JobContext | None = None,
 ) -> FastAPI:
-    """The web app; it disposes of the database on shutdown only if it opened it."""
+    """The web app, with the services it needs built here: the metrics, the engine context
+    and the executor (or `jobs`' when `dispatch serve` shares its scheduler's). On shutdown
+    it closes what it built: background sends stop before their next message."""
     owned = database is None
     database = database if database is not None else Database(settings.database)
+    registry = jobs.metrics if jobs is not None else metrics.Metrics(database)
+    engines = EngineContext(database, settings, metrics=registry, clock=clock)
+    sending = build_sending(engines, jobs)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        admin.shutdown(_app)  # background sends stop between batches
+        sending.close()
         if owned:
             database.dispose()
 
@@ -51,6 +61,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
+    app.state.sending = sending
     app.state.pages = Pages(settings)
     app.include_router(webhooks.build_router(settings), include_in_schema=False)
     admin_auth.install(app)
@@ -61,7 +72,7 @@ def create_app(
     app.add_exception_handler(404, public.not_found)
     app.mount(STATIC_PREFIX, StaticFiles(directory=static_folder()), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
-    metrics.mount(app, metrics.Metrics(database))  # GET /metrics, a registry of its own
+    metrics_route.mount(app, registry)  # GET /metrics, a registry of its own
     api.install(app)  # last: its JSON error handlers wrap the others for /api paths
     return app
 

@@ -1,5 +1,6 @@
 /* Dispatch admin: small progressive enhancements; every page works without them.
-   - [data-progress-url]: poll the campaign's progress JSON every second, update the bar.
+   - [data-progress-url]: poll the campaign's progress JSON every second, update the bar,
+     until the campaign settled (finished, or paused/cancelled and its runner stopped).
    - form[data-confirm]: ask before submitting.
    - form[data-preview-url]: refresh the article preview while typing (server-rendered). */
 (function () {
@@ -18,14 +19,16 @@
       var bar = box.querySelector('[role="progressbar"]');
       bar.setAttribute("aria-valuenow", String(p.percent));
       box.querySelector(".fill").style.width = p.percent + "%";
-      ["percent", "sent", "failed", "skipped", "total"].forEach(function (name) {
+      ["percent", "sent", "failed", "skipped", "cancelled", "in_doubt", "total"].forEach(function (name) {
         var el = box.querySelector('[data-field="' + name + '"]');
         if (el) { el.textContent = name === "percent" ? String(p.percent) : number(p[name]); }
       });
-      var status = box.querySelector('[data-field="status"]');
-      if (status) { status.textContent = p.status; }
-      if (p.final || p.status === "paused") {
-        window.clearInterval(timer);  /* settled: show its final controls once */
+      ["status", "message"].forEach(function (name) {
+        var el = box.querySelector('[data-field="' + name + '"]');
+        if (el) { el.textContent = p[name]; }
+      });
+      if (p.settled) {
+        window.clearInterval(timer);  /* nothing moves any more: show its final controls once */
         if (p.status !== initial) { window.setTimeout(function () { window.location.reload(); }, 800); }
       }
     }

@@ -2,7 +2,7 @@
 from `templates/admin/` with `admin_render.render_admin` (sign-in, sessions, CSRF and
 roles are `web.admin_auth` and `auth.deps`).
 
-`install(app)` mounts them; `shutdown(app)` stops the background sends (`sending`).
+`install(app)` mounts them; sends go through the app's executor (`web.sending`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from dispatch.web.admin import (
     tokens,
 )
 from dispatch.web.admin.common import AdminProblem, show_problem
-from dispatch.web.admin.sending import shutdown
 
 ROUTERS = (
     dashboard.router,
@@ -40,4 +39,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AdminProblem, show_problem)
 
 
-__all__ = ["install", "shutdown"]
+__all__ = ["install"]

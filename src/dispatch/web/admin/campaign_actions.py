@@ -5,11 +5,11 @@ resume, cancel, delete a draft. Each is the CLI's own call (`campaigns.create`,
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -18,12 +18,15 @@ from dispatch.campaigns import Options, control, create_article, create_note, st
 from dispatch.campaigns.content import TEST_PREFIX
 from dispatch.campaigns.control import get_campaign
 from dispatch.campaigns.create import schedule
-from dispatch.campaigns.progress import last_errors
+from dispatch.campaigns.progress import Progress, last_errors
+from dispatch.campaigns.start import AlreadyStarted
 from dispatch.config import Settings
+from dispatch.delivery.check import check_sender
 from dispatch.errors import CampaignError
 from dispatch.store.models import Article, Campaign, CampaignStatus
+from dispatch.store.types import utcnow
 from dispatch.web.admin.common import AdminProblem, field, see_other, store
-from dispatch.web.admin.sending import sending_of
+from dispatch.web.sending import sending_of
 
 router = APIRouter(prefix="/admin/campaigns/{campaign_id}", include_in_schema=False)
 TEST_TIMEOUT = 60.0  # seconds a test send may take before the page gives up waiting
@@ -61,11 +64,11 @@ async def send_test(
     test_id = await store(
         request, make_test, state.settings, campaign_id, editor.email, state.clock()
     )
-    future = sending_of(request).submit(test_id)
     try:
-        progress = await asyncio.wait_for(asyncio.wrap_future(future), TEST_TIMEOUT)
+        await sending_of(request).test(test_id, TEST_TIMEOUT)
     except TimeoutError:
         raise AdminProblem(504, f"the test (campaign {test_id}) is still sending") from None
+    progress: Progress = await store(request, _progress, test_id)
     if progress.status != CampaignStatus.SENT.value or progress.sent != 1:
         errors = await store(request, last_errors, test_id)
         why = "; ".join(error for _email, error in errors) or progress.pause_reason or "no reason"
@@ -73,8 +76,17 @@ async def send_test(
     return see_other(_page(campaign_id), "test-sent")
 
 
-def _start(session: Session, settings: Settings, campaign_id: int, now: datetime) -> None:
-    start_campaign(session, get_campaign(session, campaign_id), settings, now)
+def _progress(session: Session, campaign_id: int) -> Progress:
+    return Progress.read(session, get_campaign(session, campaign_id), utcnow())
+
+
+def _start(session: Session, settings: Settings, campaign_id: int, now: datetime) -> bool:
+    """Start it; False when it had been started already (a double click)."""
+    try:
+        start_campaign(session, get_campaign(session, campaign_id), settings, now)
+    except AlreadyStarted:
+        return False
+    return True
 
 
 @router.post("/send")
@@ -82,9 +94,21 @@ async def send_now(
     request: Request, campaign_id: int, editor: CurrentEditor = Depends(current_editor)
 ) -> Response:
     state = request.app.state
-    await store(request, _start, state.settings, campaign_id, state.clock())
+    await run_in_threadpool(check_sender, state.settings)
+    if not await store(request, _start, state.settings, campaign_id, state.clock()):
+        return see_other(_page(campaign_id), "already-sending")
     sending_of(request).submit(campaign_id)
     return see_other(_page(campaign_id), "started")
+
+
+@router.post("/retry-failed")
+async def retry_failed(
+    request: Request, campaign_id: int, editor: CurrentEditor = Depends(current_editor)
+) -> Response:
+    count = await store(request, control.retry_failed, campaign_id, request.app.state.clock())
+    if count:
+        sending_of(request).submit(campaign_id)
+    return see_other(_page(campaign_id), "retrying" if count else "nothing-to-retry")
 
 
 @router.post("/schedule")
@@ -127,6 +151,7 @@ async def pause(
 async def resume(
     request: Request, campaign_id: int, editor: CurrentEditor = Depends(current_editor)
 ) -> Response:
+    await run_in_threadpool(check_sender, request.app.state.settings)
     campaign: Campaign = await store(request, control.resume, campaign_id)
     if campaign.status == CampaignStatus.SENDING:
         sending_of(request).submit(campaign_id)

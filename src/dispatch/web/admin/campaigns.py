@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from dispatch.campaigns import Options, control, create_article, create_note
 from dispatch.campaigns.progress import last_errors
 from dispatch.campaigns.recipients import count_audience
 from dispatch.config import Settings
+from dispatch.delivery.check import check_sender
 from dispatch.store.models import Article, Campaign, CampaignStatus
 from dispatch.web.admin.campaign_preview import (
     WIDTHS,
@@ -37,8 +39,8 @@ from dispatch.web.admin.common import (
 )
 from dispatch.web.admin.dashboard import CampaignRow
 from dispatch.web.admin.progress_view import ProgressView, progress_of
-from dispatch.web.admin.sending import sending_of
 from dispatch.web.admin_render import ADMIN_HEADERS, render_admin
+from dispatch.web.sending import sending_of
 
 router = APIRouter(prefix="/admin/campaigns", include_in_schema=False)
 EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
@@ -86,6 +88,7 @@ async def create(request: Request, editor: CurrentEditor = Depends(current_edito
     if not article and not (subject.strip() and body.strip()):
         raise AdminProblem(400, "choose an article, or write a subject and a body")
     settings, now = request.app.state.settings, request.app.state.clock()
+    await run_in_threadpool(check_sender, settings)  # before a campaign exists
 
     def make(session: Session) -> int:
         if article:
@@ -141,7 +144,7 @@ async def campaign_detail(
         editor=editor,
         page=page,
         widths=WIDTHS,
-        running_here=sending_of(request).running(campaign_id),
+        running_here=sending_of(request).active(campaign_id),
         notice=notice_of(request),
         site_timezone=state.settings.site.timezone,
     )

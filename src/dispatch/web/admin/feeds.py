@@ -24,8 +24,8 @@ from dispatch.jobs import JobContext, Run, refresh_feeds
 from dispatch.render.feed_ids import FEED_FILENAMES
 from dispatch.render.feeds import build_feeds
 from dispatch.web.admin.common import in_store, notice_of, see_other
-from dispatch.web.admin.sending import sending_of
 from dispatch.web.admin_render import render_admin
+from dispatch.web.sending import sending_of
 
 router = APIRouter(prefix="/admin/feeds", include_in_schema=False)
 
@@ -92,8 +92,5 @@ async def rebuild(request: Request, editor: CurrentEditor = Depends(current_edit
 
 
 def _job_context(request: Request) -> JobContext:
-    """The in-process scheduler's context (its feeds lock), else the admin's own."""
-    scheduler = getattr(request.app.state, "scheduler", None)
-    if scheduler is not None:
-        return scheduler.context  # type: ignore[no-any-return]
-    return sending_of(request).context
+    """The app's job context: the in-process scheduler's (its feeds lock) when shared."""
+    return sending_of(request).jobs

@@ -4,7 +4,7 @@ Every route needs an API token (`Authorization: Bearer …`) with its scope:
 articles:read|write, lists:read, subscribers:read|write, campaigns:read|write (`admin`
 allows all). Lists are paged (`pagination`), errors are `{"error": {"message", "field"}}`
 (`errors`). `install(app)` mounts the routes and the JSON error handlers. Campaigns
-sent from the API run in the app's background pool, the admin's (`admin.sending`).
+sent from the API go through the app's executor, as the admin's do (`web.sending`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from dispatch.campaigns.create import Created, DigestPlan
 from dispatch.config import Settings
 from dispatch.errors import NotFound
 from dispatch.render.preview import SAMPLE, sample_email
-from dispatch.store.models import Campaign, CampaignKind, DeliveryStatus
+from dispatch.store.models import Campaign, CampaignKind
 from dispatch.web.api.schemas import (
     CampaignDetail,
     CampaignOut,
@@ -53,22 +53,23 @@ def _fields(campaign: Campaign) -> dict[str, object]:
 
 
 def detail(found: CampaignDetails) -> CampaignDetail:
-    campaign, counts = found.campaign, found.counts
-    total = campaign.recipients_total
-    sent = counts[DeliveryStatus.SENT] + counts[DeliveryStatus.BOUNCED]
-    done = sent + counts[DeliveryStatus.FAILED] + counts[DeliveryStatus.SKIPPED]
+    campaign, p = found.campaign, found.progress
+    bounced = p.bounced
     progress = ProgressOut(
-        total=total,
-        pending=counts[DeliveryStatus.PENDING],
-        sending=counts[DeliveryStatus.SENDING],
-        sent=counts[DeliveryStatus.SENT],
-        failed=counts[DeliveryStatus.FAILED],
-        skipped=counts[DeliveryStatus.SKIPPED],
-        bounced=counts[DeliveryStatus.BOUNCED],
-        done=done,
-        percent=round(100 * done / total, 1) if total else 0.0,
-        in_doubt=campaign.in_doubt,
-        running=found.running,
+        total=p.total,
+        meant=p.meant,
+        pending=p.pending,
+        sending=p.sending,
+        sent=p.sent - bounced,
+        failed=p.failed,
+        skipped=p.skipped,
+        cancelled=p.cancelled,
+        bounced=bounced,
+        done=p.done,
+        percent=round(100 * p.done / p.meant, 1) if p.meant > 0 else 0.0,
+        in_doubt=p.in_doubt,
+        running=p.running,
+        auto_resume_at=p.auto_resume_at,
         last_errors=[DeliveryError(email=e, error=m) for e, m in found.errors],
     )
     return CampaignDetail(**_fields(campaign), progress=progress)

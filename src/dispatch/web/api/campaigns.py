@@ -3,8 +3,8 @@ schedule, status with progress, pause, resume, cancel, list.
 
 The lifecycle is `campaigns.lifecycle`'s: a change it forbids (pausing a sent campaign,
 sending a cancelled one) is 409 with its reason. Sending, resuming and test sends
-answer 202 at once; the campaign runs in the app's background pool (`admin.sending`,
-shared with the admin pages) and
+answer 202 at once; the campaign goes to the app's executor (`web.sending`, shared with
+the admin pages) and
 `GET /api/campaigns/{id}` shows its progress from the ledger.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,12 +29,12 @@ from dispatch.campaigns.create import (
     schedule,
 )
 from dispatch.campaigns.lifecycle import move
-from dispatch.campaigns.start import start_campaign
+from dispatch.campaigns.start import AlreadyStarted, start_campaign
 from dispatch.config import Settings
+from dispatch.delivery.check import check_sender
 from dispatch.errors import CampaignError, ConfigError, NotFound
 from dispatch.lists import get_list
 from dispatch.store.models import Campaign, CampaignStatus, MailingList
-from dispatch.web.admin.sending import sending_of
 from dispatch.web.api import campaign_views as views
 from dispatch.web.api.context import in_store, now, settings_of
 from dispatch.web.api.errors import ApiProblem, problem, responses
@@ -53,6 +54,7 @@ from dispatch.web.api.schemas import (
     ScheduleIn,
     TestIn,
 )
+from dispatch.web.sending import sending_of
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 READ = Depends(api_principal("campaigns:read"))
@@ -89,6 +91,7 @@ async def list_campaigns(
 async def create(request: Request, payload: CampaignCreate) -> CampaignCreated:
     """A draft: a list's digest (articles since the previous one), one article, or a note."""
     settings, when = settings_of(request), now(request)
+    await _sender_ready(settings)
 
     def work(session: Session) -> CampaignCreated:
         _check_list(session, settings, payload.list)
@@ -200,22 +203,60 @@ def _with_field(field: str, work: Callable[..., Created], *args: object) -> Crea
     responses=STATE,
 )
 async def send(request: Request, campaign_id: int = CampaignId) -> Accepted:
-    """Start sending now (a draft or scheduled campaign); progress at its status URL."""
+    """Start sending now (a draft or scheduled campaign); progress at its status URL.
+    Idempotent: for a campaign that is sending or sent already it answers the same 202."""
     settings, when = settings_of(request), now(request)
+    await _sender_ready(settings)
 
-    def work(session: Session) -> int:
-        return start_campaign(session, views.get(session, campaign_id), settings, when)
+    def work(session: Session) -> tuple[int, CampaignStatus]:
+        campaign = views.get(session, campaign_id)
+        try:
+            return start_campaign(session, campaign, settings, when), CampaignStatus.SENDING
+        except AlreadyStarted:
+            return campaign.recipients_total, campaign.status
 
-    total = await in_store(request, work)
-    return _accepted(request, campaign_id, total)
+    total, status = await in_store(request, work)
+    return _accepted(request, campaign_id, total, status)
 
 
-def _accepted(request: Request, campaign_id: int, total: int) -> Accepted:
-    sending_of(request).submit(campaign_id)
+@router.post(
+    "/{campaign_id}/retry-failed",
+    response_model=Accepted,
+    status_code=202,
+    dependencies=[WRITE],
+    responses=STATE,
+)
+async def retry_failed(request: Request, campaign_id: int = CampaignId) -> Accepted:
+    """Send once more to the recipients that failed (never to suppressed addresses)."""
+    when = now(request)
+
+    def work(session: Session) -> tuple[int, CampaignStatus]:
+        views.get(session, campaign_id)
+        control.retry_failed(session, campaign_id, when)
+        campaign = views.get(session, campaign_id)
+        return campaign.recipients_total, campaign.status
+
+    total, status = await in_store(request, work)
+    return _accepted(request, campaign_id, total, status)
+
+
+async def _sender_ready(settings: Settings) -> None:
+    try:
+        await run_in_threadpool(check_sender, settings)
+    except ConfigError as exc:
+        raise ApiProblem(409, f"the sender cannot send: {exc}", None) from None
+
+
+def _accepted(
+    request: Request,
+    campaign_id: int,
+    total: int,
+    status: CampaignStatus = CampaignStatus.SENDING,
+) -> Accepted:
+    if status == CampaignStatus.SENDING:
+        sending_of(request).submit(campaign_id)
     url = request.url_for("api_campaign_detail", campaign_id=campaign_id)
-    return Accepted(
-        id=campaign_id, status=CampaignStatus.SENDING, recipients=total, status_url=str(url)
-    )
+    return Accepted(id=campaign_id, status=status, recipients=total, status_url=str(url))
 
 
 @router.post(
@@ -249,7 +290,7 @@ async def schedule_one(
     responses=STATE,
 )
 async def pause(request: Request, campaign_id: int = CampaignId) -> CampaignOut:
-    """Stop sending after the batch in flight; resume carries on where it stopped."""
+    """Stop sending before the next message; resume carries on where it stopped."""
 
     def work(session: Session) -> CampaignOut:
         views.get(session, campaign_id)
@@ -267,6 +308,7 @@ async def pause(request: Request, campaign_id: int = CampaignId) -> CampaignOut:
 )
 async def resume(request: Request, campaign_id: int = CampaignId) -> Accepted:
     """Carry on sending a paused (or interrupted) campaign."""
+    await _sender_ready(settings_of(request))
 
     def work(session: Session) -> int:
         campaign = views.get(session, campaign_id)

@@ -248,17 +248,26 @@ class DeliveryError(BaseModel):
 
 
 class ProgressOut(BaseModel):
-    total: int
+    total: int = Field(description="Recipients frozen when it started.")
+    meant: int = Field(
+        description="Recipients it is still meant to reach (total less skipped and cancelled)."
+    )
     pending: int
     sending: int
     sent: int
     failed: int
-    skipped: int
+    skipped: int = Field(description="Unsubscribed or suppressed since it started.")
+    cancelled: int = Field(description="Not sent because the campaign was cancelled first.")
     bounced: int
-    done: int
-    percent: float
-    in_doubt: int
-    running: bool = Field(description="A process is sending it right now.")
+    done: int = Field(description="Sent or failed.")
+    percent: float = Field(description="done of meant, in percent.")
+    in_doubt: int = Field(
+        description="Messages sent again after an unknown outcome: possible duplicates."
+    )
+    running: bool = Field(description="A runner holds some of its recipients right now.")
+    auto_resume_at: datetime | None = Field(
+        description="Paused by a provider outage: when it resumes by itself."
+    )
     last_errors: list[DeliveryError]
 
 
@@ -294,4 +303,4 @@ class Accepted(BaseModel):
 
 class Cancelled(BaseModel):
     campaign: CampaignOut
-    skipped: int = Field(description="Recipients who will not get it.")
+    skipped: int = Field(description="Recipients who will not get it (now `cancelled`).")

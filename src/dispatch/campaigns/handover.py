@@ -1,0 +1,141 @@
+"""Hand-over marks: `handed_at` committed just before each message goes to the provider.
+
+This is what makes "in doubt" exact: after any crash, a claimed row with `handed_at` set
+and no result was (maybe) handed over — its outcome is unknown; a claimed row without it
+was never handed over and is simply sent later. The mark must be durable before the
+message leaves, so it is one short statement committed on its own, on a connection held
+by the sending thread (no session, no queue): on SQLite in WAL mode a commit is a write
+to the log, on PostgreSQL a round trip.
+
+On PostgreSQL these connections commit with `synchronous_commit = off`: the mark is
+durable against a crash of Dispatch (the server has it) without waiting for the server's
+disk, a wait that would otherwise set the pace of the whole send. Only a crash of the
+PostgreSQL server itself, within its WAL writer's delay (a fraction of a second), could
+lose a mark. Results are committed normally.
+
+The same statement checks that the campaign still sends and that the row's claim is
+still this runner's, so a pause, a cancel or a claim taken over stops the send before
+the next message, whatever process did it. When the store cannot be written (locked,
+connection lost), the mark is retried on a short backoff and the message waits: sending
+stops and resumes with the store, and nothing is recorded as a failure. Only a store
+away longer than `give_up` (or than a shutdown's grace) ends the wait with `Halt`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, exists, select, update
+
+from dispatch.campaigns.patience import StoreUnavailable, patiently
+from dispatch.delivery.base import Halt
+from dispatch.store.database import Database
+from dispatch.store.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+
+log = logging.getLogger(__name__)
+D = Delivery.__table__.c
+C = Campaign.__table__.c
+SENDING = exists().where(C.id == bindparam("campaign"), C.status == CampaignStatus.SENDING)
+MARK = (
+    update(Delivery.__table__)
+    .where(
+        D.id.in_(bindparam("ids", expanding=True)),
+        D.claimed_by == bindparam("owner"),
+        D.status == DeliveryStatus.SENDING,
+        SENDING,
+    )
+    .values(handed_at=bindparam("now"))
+)
+UNMARK = (
+    update(Delivery.__table__)
+    .where(D.id.in_(bindparam("ids", expanding=True)), D.claimed_by == bindparam("owner"))
+    .values(handed_at=None)
+)
+
+
+class Handover:
+    """The marks of one runner's batch; each sending thread uses its own connection."""
+
+    def __init__(
+        self,
+        db: Database,
+        campaign_id: int,
+        owner: str,
+        clock: Callable[[], datetime],
+        stop: threading.Event,
+        give_up: float,
+    ) -> None:
+        self.db, self.campaign_id, self.owner, self.clock = db, campaign_id, owner, clock
+        self.stop, self.give_up = stop, give_up
+        self._local = threading.local()
+        self._opened: list[Connection] = []
+        self._lock = threading.Lock()
+
+    def mark(self, ids: list[int]) -> None:
+        """Commit the rows as handed over now, or raise `Halt` saying why they must not go."""
+        try:
+            refused = patiently(
+                lambda: self._mark(ids),
+                stop=self.stop,
+                give_up=self.give_up,
+                campaign_id=self.campaign_id,
+                what="the next message",
+                on_error=self._discard,
+            )
+        except StoreUnavailable as exc:
+            raise Halt(str(exc)) from exc
+        if refused is not None:
+            raise Halt(refused)
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            if connection.dialect.name == "postgresql":
+                try:  # back to the pool as it came
+                    connection.exec_driver_sql("RESET synchronous_commit")
+                    connection.commit()
+                except Exception:  # broken meanwhile: the pool drops it
+                    connection.invalidate()
+            connection.close()
+
+    def _mark(self, ids: list[int]) -> str | None:
+        connection = self._connection()
+        params = {"ids": ids, "owner": self.owner, "campaign": self.campaign_id}
+        marked = connection.execute(MARK, {**params, "now": self.clock()}).rowcount
+        if marked == len(ids):
+            connection.commit()
+            return None
+        connection.execute(UNMARK, params)  # none of them goes: not half a SendGrid request
+        status = connection.scalar(select(C.status).where(C.id == self.campaign_id))
+        connection.commit()
+        if status != CampaignStatus.SENDING:
+            return f"the campaign is {CampaignStatus(status).value if status else 'gone'}"
+        return "its claim expired and another runner took it over"
+
+    def _connection(self) -> Connection:
+        found: Connection | None = getattr(self._local, "connection", None)
+        if found is None:
+            found = self._local.connection = self.db.engine.connect()
+            if found.dialect.name == "postgresql":
+                found.exec_driver_sql("SET synchronous_commit TO OFF")
+                found.commit()
+            with self._lock:
+                self._opened.append(found)
+        return found
+
+    def _discard(self) -> None:
+        """Drop this thread's connection after an error; the next mark opens another."""
+        found: Connection | None = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if found is not None:
+            with self._lock:
+                if found in self._opened:
+                    self._opened.remove(found)
+            try:
+                found.invalidate()
+            except Exception:  # already gone with the server
+                log.debug("closing a broken connection failed", exc_info=True)
