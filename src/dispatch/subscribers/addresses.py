@@ -97,7 +97,7 @@ def clean_name(raw: str) -> str:
 def _parse(raw: str) -> _Parts:
     candidate = raw.strip()
     if not candidate:
-        raise InvalidAddress("empty email address", reason="the address is empty")
+        raise InvalidAddress("empty email address")
     checked = _validated(candidate)
     if checked.local.isascii():
         return _Parts(checked.local.lower(), checked.domain, checked.ascii_domain)

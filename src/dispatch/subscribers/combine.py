@@ -77,7 +77,8 @@ def combine(connection: Connection, keep: int, drop: int, email: str, now: datet
         "name": newer["name"] or older["name"],
         "attributes": {**(older["attributes"] or {}), **(newer["attributes"] or {})},
         "created_at": min(kept["created_at"], dropped["created_at"]),
-        "updated_at": now,
+        # the last change either made, so that a third spelling is weighed fairly
+        "updated_at": newer["updated_at"],
     }
     _subscriptions(connection, keep, drop, now)
     _deliveries(connection, keep, drop)
