@@ -42,8 +42,6 @@ _PLAIN = re.compile(
     r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?!(?:.*\.)?xn--)(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z"
 )
-
-
 SHOWN = 120  # characters of a refused input quoted in the error
 
 
@@ -51,7 +49,7 @@ SHOWN = 120  # characters of a refused input quoted in the error
 class WireAddress:
     """An address as it goes on the wire."""
 
-    address: str  # the local part as stored, "@", the domain as IDNA 2008 A-labels
+    address: str  # the local part (normal form), "@", the domain as IDNA 2008 A-labels
     needs_smtputf8: bool  # the local part is not ASCII: only a server offering SMTPUTF8
 
 
