@@ -24,6 +24,7 @@ from dispatch.store.types import utcnow
 from dispatch.subscribers import optin
 from dispatch.subscribers.renormalise import renormalise
 from dispatch.tokens import ListClaim
+from support.api import SECRET, api_client
 
 OLD, NEWER, NEWEST = (datetime(year, 1, 1, tzinfo=UTC) for year in (2024, 2025, 2026))
 LEFT = ["ｖictim@example.com", "not-an-address", "bad suppression"]
@@ -253,3 +254,19 @@ def test_db_upgrade_says_what_it_merged_and_left(
     assert "migration: addresses normalised: 2 subscribers rewritten, 2 merged" in result.output
     assert "migration: left subscribers row 'not-an-address' as it is" in result.output
     assert "migration: left suppressions row 'bad suppression' as it is" in result.output
+
+
+def test_the_api_finds_a_merged_subscriber_by_its_old_id(
+    old_store: tuple[Database, dict[str, int]],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    database, ids = old_store
+    migrate.upgrade(database.engine)
+    monkeypatch.setenv("DISPATCH_SECRET_KEY", SECRET)
+    with api_client(settings, database) as client:
+        found = client.get(f"/api/subscribers/{ids['ann1']}")
+        by_old_spelling = client.get("/api/subscribers/Ann@Example.org")
+    assert found.status_code == 200 and found.json()["id"] == ids["ann3"]
+    assert by_old_spelling.json()["id"] == ids["ann3"]
+    assert found.json()["email"] == "ann@example.org" and found.json()["suppressed"] is True

@@ -229,7 +229,7 @@ def test_test_send_goes_only_to_the_test_address(db: Database, settings: Setting
     campaign_id = started(db, settings, clock, test_to="Editor@Dispatch.example")
     sender = MemorySender()
     progress = runner(db, settings, sender, clock).run(campaign_id)
-    assert list(sender.recipients()) == ["Editor@dispatch.example"]
+    assert list(sender.recipients()) == ["editor@dispatch.example"]
     message = message_from_bytes(sender.sent[0].data, policy=default)
     assert message["Subject"].startswith("[TEST] ")
     rows = ledger(db, campaign_id)
