@@ -31,6 +31,7 @@ from dispatch.render.recipients import signed_recipient
 from dispatch.store.database import Database
 from dispatch.store.models import Subscription, SubscriptionStatus
 from dispatch.store.types import utcnow
+from dispatch.subscribers.addresses import wire_address
 from dispatch.subscribers.membership import suppress_address
 from dispatch.tokens import Tokens
 from dispatch.urls import Urls
@@ -179,7 +180,7 @@ class Mailer:
             with_confirm=mail.kind == "confirm",
         )
         serial = uuid.uuid4().int >> 66  # 62 random bits: unique file name in the outbox
-        domain = item.from_email.rpartition("@")[2]
+        domain = wire_address(item.from_email).address.rpartition("@")[2]  # A-labels
         mid = message_id(f"{mail.kind}-{mail.list_slug}", serial, domain)
         return message, Envelope(serial, TRANSACTIONAL_CAMPAIGN, recipient, mid)
 
