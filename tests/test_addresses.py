@@ -160,7 +160,9 @@ def test_built_addresses_normalise_idempotently(raw: str) -> None:
 @PROPERTY
 @given(st.emails())
 def test_ascii_addresses_in_any_case_are_one(raw: str) -> None:
-    normal = normalise_address(raw)
+    normal = stored_form(raw)
+    if normal is None:  # e.g. a special-use domain such as .arpa, or over 254 characters
+        reject()
     assert normalise_address(raw.upper()) == normal == normalise_address(raw.title())
     check_normal_form(raw)
 
