@@ -52,7 +52,7 @@ def test_add_refuses_mismatch_weak_password_duplicate_and_bad_input(cli: Cli, db
     again = cli("editors", "add", "C@example.com", "--password-stdin", input=f"{PW}\n")
     assert again.exit_code == 2 and 'editor "c@example.com" already exists' in again.output
     bad = cli("editors", "add", "not-an-address", "--password-stdin", input=f"{PW}\n")
-    assert bad.exit_code == 2 and "invalid email address" in bad.output
+    assert bad.exit_code == 2 and "is not a usable email address" in bad.output
     role = cli("editors", "add", "d@example.com", "--role", "owner", input=f"{PW}\n{PW}\n")
     assert role.exit_code == 2 and "owner" in role.output
 

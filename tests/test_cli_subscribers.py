@@ -67,7 +67,7 @@ def test_export_to_stdout_and_file(
     assert [row["email"] for row in rows] == [
         "ann@example.com",
         "bob@example.org",
-        "Carol@example.net",
+        "carol@example.net",
     ]
     out = tmp_path / "out.csv"
     result = cli(
@@ -81,20 +81,20 @@ def test_export_to_stdout_and_file(
 
 def test_add_suppress_delete(cli: Callable[..., Result], db: Database) -> None:
     added = cli("subscribers", "add", "Ann@Example.com", "--list", LIST, "--name", "Ann")
-    assert added.exit_code == 0 and "Ann@example.com: subscribed" in added.output
+    assert added.exit_code == 0 and "ann@example.com: subscribed" in added.output
     again = cli("subscribers", "add", "Ann@example.com", "--list", LIST, "--confirmed")
     assert "subscription confirmed" in again.output
     assert cli("subscribers", "suppress", "zed@example.com").output.strip().endswith("suppressed")
     refused = cli("subscribers", "add", "zed@example.com", "--list", LIST)
     assert refused.exit_code == 1 and "the address is suppressed" in refused.output
     invalid = cli("subscribers", "add", "not-an-address", "--list", LIST)
-    assert invalid.exit_code == 2 and "invalid email address 'not-an-address'" in invalid.output
+    assert invalid.exit_code == 2 and '"not-an-address" is not a usable email' in invalid.output
 
     kept = cli("subscribers", "delete", "Ann@example.com", input="n\n")
-    assert kept.exit_code == 1 and "Ann@example.com" in people(db)
+    assert kept.exit_code == 1 and "ann@example.com" in people(db)
     erased = cli("subscribers", "delete", "Ann@example.com", "--yes")
     assert erased.exit_code == 0, erased.output
-    assert "erased Ann@example.com: 1 subscriber, 1 subscriptions, 0 suppressions" in erased.output
+    assert "erased ann@example.com: 1 subscriber, 1 subscriptions, 0 suppressions" in erased.output
     assert people(db) == {}
     missing = cli("subscribers", "delete", "Ann@example.com", "--yes")
     assert missing.exit_code == 2 and "no subscriber or suppression" in missing.output

@@ -71,7 +71,7 @@ def test_wrong_values_are_named(section: str, key: str, value: str, expected: st
 def test_bad_list_address_and_duplicate_slug() -> None:
     raw = _raw()
     raw["lists"][0]["from_email"] = "not-an-address"
-    assert 'lists[0].from_email: "not-an-address" is not an email address' in _error(raw)
+    assert 'lists[0].from_email: "not-an-address" is not a usable email address' in _error(raw)
     raw = _raw()
     raw["lists"][1]["slug"] = raw["lists"][0]["slug"]
     assert 'slug "morning-briefing" is used twice' in _error(raw)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from typer.testing import CliRunner, Result
 
 from conftest import DATA, write_config
@@ -23,6 +23,7 @@ from dispatch.store import migrate
 from dispatch.store.copy import table_digest, tables, verify
 from dispatch.store.database import Database, make_engine
 from dispatch.store.models import Delivery, EditorRole, Subscriber, Suppression
+from dispatch.subscribers.renormalise import renormalise
 from support.scheduling import job_context
 from support.services import postgresql_schema
 from support.upstream_server import feed, feed_server
@@ -98,7 +99,13 @@ def _events_accounts_and_jobs(database: Database, settings: config.Settings) -> 
         {"sg_event_id": "e2", "event": "click", "email": delivery.email, "timestamp": 1772000100}
         | found,
     ]
-    store_events(database, sendgrid_events(items)[0], datetime(2026, 3, 2, tzinfo=UTC))
+    when = datetime(2026, 3, 2, tzinfo=UTC)
+    store_events(database, sendgrid_events(items)[0], when)
+    with database.engine.begin() as connection:  # twins as stored before 0011a, merged by it
+        for email in ("twin@example.org", "Twin@Example.org"):
+            twin = {"email": email, "name": "", "attributes": {}}
+            connection.execute(insert(Subscriber).values(**twin, created_at=when, updated_at=when))
+        assert renormalise(connection, when).merged == 1
     scheduler = SchedulerService(job_context(database, settings))  # fills apscheduler_jobs
     scheduler.start()
     assert scheduler.stop(10)

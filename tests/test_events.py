@@ -241,3 +241,43 @@ def test_concurrent_deliveries_of_one_batch_store_each_event_once(
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 60
         assert s.scalar(select(func.count()).select_from(Suppression)) == 7
+
+
+def test_an_address_reported_in_wire_form_finds_the_stored_one(db: Database) -> None:
+    """Providers report what went on the wire (A-labels) in any case; the store holds
+    the normal form (`x@bücher.example`): both match it by equality."""
+    with db.session() as s:
+        morning = get_list(s, "morning-briefing")
+        jo = Subscriber(email="jürgen@bücher.example")
+        s.add(jo)
+        s.flush()
+        s.add(Subscription(subscriber_id=jo.id, list_id=morning.id, status="confirmed"))
+        campaign = Campaign(list_id=morning.id, kind=CampaignKind.ONE_OFF, subject="A")
+        s.add(campaign)
+        s.flush()
+        delivery = Delivery(
+            campaign_id=campaign.id,
+            subscriber_id=jo.id,
+            email=jo.email,
+            status="sent",
+            provider_message_id="MsgIdn",
+        )
+        s.add(delivery)
+        s.flush()
+        ids = (jo.id, morning.id, campaign.id, delivery.id)
+    wire = "JÜRGEN@XN--BCHER-KVA.example"
+    record(
+        db,
+        raw("bounce", 1, wire, sg_message_id="MsgIdn.filter0001-1"),
+        raw("group_unsubscribe", 2, "Jürgen@xn--bcher-kva.EXAMPLE", campaign_id=str(ids[2])),
+        raw("open", 3, wire, campaign_id=str(ids[2]), delivery_id=str(ids[3])),
+    )
+    with db.session() as s:
+        bounced = s.get(Delivery, ids[3])
+        subscription = s.get(Subscription, (ids[0], ids[1]))
+        suppressed = set(s.scalars(select(Suppression.email)))
+        matched = {e.provider_event_id: e.delivery_id for e in s.scalars(select(Event))}
+    assert bounced is not None and bounced.status is DeliveryStatus.BOUNCED
+    assert suppressed == {"jürgen@bücher.example"}
+    assert subscription is not None and subscription.status is SubscriptionStatus.UNSUBSCRIBED
+    assert matched == {"e1": ids[3], "e2": None, "e3": ids[3]}

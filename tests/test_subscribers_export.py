@@ -31,7 +31,7 @@ def test_columns_are_fixed_then_attributes_in_order_of_first_appearance(
     assert [row["email"] for row in rows] == [
         "ann@example.com",
         "bob@example.org",
-        "Carol@example.net",
+        "carol@example.net",
     ]
     assert rows[1] == rows[1] | {"name": "Bob Baker", "status": "pending", "plan": "free"}
     assert rows[0]["subscribed_at"].endswith("+00:00")

@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
 from limits import parse_many
 from pydantic import (
     AfterValidator,
@@ -36,7 +35,7 @@ from pydantic import (
 from slugify import slugify
 
 from dispatch.cron import cron_trigger
-from dispatch.errors import ConfigError
+from dispatch.errors import ConfigError, InvalidAddress
 
 CONFIG_ENV = "DISPATCH_CONFIG"
 DEFAULT_CONFIG = Path("config.toml")
@@ -60,10 +59,13 @@ def _cron(value: str) -> str:
 
 
 def _email(value: str) -> str:
+    # Imported here, not above: the subscribers package imports this module.
+    from dispatch.subscribers.addresses import normalise_address
+
     try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(f'"{value}" is not an email address ({exc})') from exc
+        return normalise_address(value)
+    except InvalidAddress as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _rate_limits(value: str) -> str:

@@ -12,7 +12,7 @@ The tree::
     ├── CsvRowError(DispatchError, ValueError)
     │                                  a CSV row or header cannot become a subscriber (path, line)
     ├── InvalidAddress(DispatchError, ValueError)
-    │                                  an email address is malformed (email-validator's reason)
+    │                                  an email address is malformed or reads as another one
     ├── RenderError                    a template cannot be rendered or compiled (names it)
     ├── PublishError                   a static file cannot be written or removed (path)
     ├── CampaignError                  a campaign cannot do what was asked (id, status, why)
@@ -72,7 +72,12 @@ class CsvRowError(DispatchError, ValueError):
 
 
 class InvalidAddress(DispatchError, ValueError):
-    """An email address is malformed; `str()` gives the address and the reason."""
+    """An email address is malformed or refused; `str()` gives the address and the
+    reason, `reason` the reason alone (what a form shows beside the field)."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class RenderError(DispatchError):

@@ -39,7 +39,7 @@ from dispatch.store.models import (
     Subscription,
     SubscriptionStatus,
 )
-from dispatch.subscribers.addresses import lookup_forms, normalise_address
+from dispatch.subscribers.addresses import stored_form
 from dispatch.subscribers.membership import suppress_address
 
 log = logging.getLogger(__name__)
@@ -237,18 +237,28 @@ def _by_ids(session: Session, event: ProviderEvent) -> Delivery | None:
     delivery = session.get(Delivery, event.delivery_id)
     if delivery is None or event.campaign_id not in (None, delivery.campaign_id):
         return None
-    if event.email and delivery.email.lower() != event.email.lower():
+    if event.email and not _same_address(delivery.email, event.email):
         return None
     return delivery
 
 
+def _same_address(stored: str, reported: str) -> bool:
+    if stored == reported:
+        return True
+    reported_form = stored_form(reported)
+    return reported_form is not None and reported_form in (stored, stored_form(stored))
+
+
 def _by_message_id(session: Session, event: ProviderEvent) -> Delivery | None:
-    """SendGrid's `sg_message_id` starts with the X-Message-Id we stored for the batch."""
-    if not event.message_id or not event.email:
+    """SendGrid's `sg_message_id` starts with the X-Message-Id we stored for the batch.
+
+    The provider reports the address as it went on the wire (A-label domain, maybe
+    another letter case); deliveries hold it in stored form."""
+    address = stored_form(event.email) if event.email else None
+    if not event.message_id or address is None:
         return None
     query = select(Delivery).where(
-        Delivery.provider_message_id == event.message_id,
-        func.lower(Delivery.email) == event.email.lower(),
+        Delivery.provider_message_id == event.message_id, Delivery.email == address
     )
     return session.scalars(query.order_by(Delivery.id).limit(1)).first()
 
@@ -296,12 +306,10 @@ EFFECTS: dict[Effect, Callable[[Session, ProviderEvent, Match, datetime], None]]
 
 
 def _subscriber(session: Session, event: ProviderEvent) -> int | None:
-    try:
-        address = normalise_address(event.email or "")
-    except InvalidAddress:
+    address = stored_form(event.email or "")
+    if address is None:
         return None
-    query = select(Subscriber.id).where(Subscriber.email.in_(lookup_forms(address)))
-    return session.scalars(query.limit(1)).first()
+    return session.scalar(select(Subscriber.id).where(Subscriber.email == address))
 
 
 def _text(value: Any) -> str | None:

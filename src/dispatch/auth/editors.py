@@ -1,7 +1,8 @@
 """Editors: create, find, list, change password, disable and enable.
 
-Addresses are stored normalised by email-validator and then lower-cased whole: people
-type their login address in any case, and two editors never differ only by case.
+Addresses are stored as every address is (`addresses.normalise_address`: lower case,
+look-alikes refused): people type their login address in any case, and two editors
+never differ only by case.
 Changing the password or disabling an account bumps `session_version`, which ends every
 session cookie issued before.
 """
@@ -23,7 +24,7 @@ from dispatch.subscribers.addresses import normalise_address
 
 def editor_email(raw: str) -> str:
     """The stored form of an editor's address; InvalidAddress when it is not one."""
-    return normalise_address(raw).lower()
+    return normalise_address(raw)
 
 
 def login_key(raw: str) -> str:

@@ -173,6 +173,21 @@ class Suppression(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SubscriberMerge(Base):
+    """A subscriber merged into another whose address normalises alike (migration 0011a
+    merged `Ann@example.org` into `ann@example.org`). Links in mail sent before carry
+    the old id: they act on the subscriber kept. Ids are never reused, so this stays true.
+    """
+
+    __tablename__ = "subscriber_merges"
+
+    merged_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CampaignKind(enum.StrEnum):
     DIGEST = "digest"
     ONE_OFF = "one_off"
@@ -245,9 +260,10 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    # NULL only for a test send to an address that is not a subscriber.
+    # NULL only for a test send to an address that is not a subscriber. Indexed: erasing
+    # or merging a subscriber finds their rows without reading the whole ledger.
     subscriber_id: Mapped[int | None] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE")
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
     email: Mapped[str] = mapped_column(String(320))
     status: Mapped[DeliveryStatus] = mapped_column(

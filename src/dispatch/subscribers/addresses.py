@@ -1,37 +1,87 @@
-"""Email addresses: validated by email-validator (syntax only, no DNS) and normalised once.
+"""Email addresses: checked, normalised and put on the wire in this one module.
 
-The normal form is email-validator's `.normalized`: surrounding space trimmed, the domain
-lower-cased (and IDNA-normalised), the local part kept as written (RFC 5321 lets it be
-case-sensitive). Every address Dispatch stores goes through `normalise_address`, so the
-unique `subscribers.email` column is case-insensitive on the domain.
+Every address that enters Dispatch (sign-up, import, admin, API, CLI, config, editors)
+or is looked up (unsubscribe, suppression, webhooks, search) goes through
+`normalise_address`, so the unique `subscribers.email` and `suppressions.email` columns
+can be matched with a plain equality.
+
+The stored form (RFC 6530–6532, IDNA 2008):
+- syntax by email-validator (no DNS), which checks domains with the `idna` package
+  (IDNA 2008, UTS #46 mapping: `ＥＸＡＭＰＬＥ.com` is `example.com`) and refuses
+  invisible and bidirectional control characters;
+- the domain in lower-case Unicode (U-labels) for people to read:
+  `x@xn--bcher-kva.example` is stored as `x@bücher.example`;
+- the local part NFC-normalised and lower-cased, so that `Ann@example.org` and
+  `ann@example.org` are one subscriber. RFC 5321 lets a server tell them apart; no
+  mailbox provider people sign up with does, and a second row per capitalisation
+  sends duplicates and splits unsubscribes. Non-ASCII local parts are lower-cased the
+  same way (`str.lower`, full Unicode case mapping: `ÅSA` → `åsa`), but not case-folded:
+  folding turns `ß` into `ss` and `ς` into `σ`, which name other mailboxes;
+- addresses that read as another one are refused (`lookalikes`): compatibility forms
+  such as fullwidth letters in the local part, mixed scripts in a label or local part.
+
+`wire_address` gives what senders put in `MAIL FROM`, `RCPT TO` and address headers:
+the domain as A-labels, and whether the local part needs the server's SMTPUTF8.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
-import idna
 from email_validator import EmailNotValidError, validate_email
 
 from dispatch.errors import InvalidAddress
+from dispatch.subscribers.lookalikes import lookalike_problem
+
+# A stored address that is plain lower-case ASCII needs no second look on the way out
+# (normalise_address made it; a domain with "xn--" could be a row stored before IDNA
+# checks and gets one).
+_PLAIN = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?!(?:.*\.)?xn--)(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z"
+)
+SHOWN = 120  # characters of a refused input quoted in the error
+
+
+@dataclass(frozen=True, slots=True)
+class WireAddress:
+    """An address as it goes on the wire."""
+
+    address: str  # the local part (normal form), "@", the domain as IDNA 2008 A-labels
+    needs_smtputf8: bool  # the local part is not ASCII: only a server offering SMTPUTF8
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    local: str  # NFC, lower-case
+    domain: str  # U-labels, lower-case
+    ascii_domain: str  # A-labels
 
 
 def normalise_address(raw: str) -> str:
-    """The stored form of `raw`, or InvalidAddress saying why it is not an address."""
-    candidate = raw.strip()
-    if not candidate:
-        raise InvalidAddress("empty email address")
+    """The stored form of `raw`, or InvalidAddress saying why it cannot be one."""
+    parts = _parse(raw)
+    return f"{parts.local}@{parts.domain}"
+
+
+def wire_address(email: str) -> WireAddress:
+    """How the stored address `email` goes on the wire; InvalidAddress (with the reason)
+    when it cannot be sent at all, e.g. a row stored before these checks existed."""
+    if _PLAIN.match(email):
+        return WireAddress(email, needs_smtputf8=False)
+    parts = _parse(email)
+    return WireAddress(f"{parts.local}@{parts.ascii_domain}", not parts.local.isascii())
+
+
+def stored_form(raw: str) -> str | None:
+    """What `raw` would be stored as, or None when it cannot be an address (so it
+    matches no subscriber and no suppression)."""
     try:
-        result = validate_email(candidate, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidAddress(f"invalid email address {candidate!r}: {exc}") from exc
-    return result.normalized
-
-
-def lookup_forms(address: str) -> tuple[str, ...]:
-    """The spellings to look for in tables written by others (e.g. bounce webhooks)."""
-    lowered = address.lower()
-    return (address,) if lowered == address else (address, lowered)
+        return normalise_address(raw)
+    except InvalidAddress:
+        return None
 
 
 def clean_name(raw: str) -> str:
@@ -42,18 +92,43 @@ def clean_name(raw: str) -> str:
     return " ".join(raw.split())
 
 
-@dataclass(frozen=True, slots=True)
-class WireAddress:
-    """A stored address as it goes on the wire: the domain as IDNA 2008 A-labels."""
+def _parse(raw: str) -> _Parts:
+    candidate = raw.strip()
+    if not candidate:
+        raise InvalidAddress("empty email address")
+    checked = _validated(candidate)
+    if checked.local.isascii():
+        return _Parts(checked.local.lower(), checked.domain, checked.ascii_domain)
+    lowered = unicodedata.normalize("NFC", checked.local.lower())
+    if lowered == checked.local:
+        return checked
+    # A lower-case letter can take more room than its capital (İ → i̇): check again.
+    again = _validated(f"{lowered}@{checked.domain}", shown=candidate)
+    return _Parts(again.local, again.domain, again.ascii_domain)
 
-    address: str
-    needs_smtputf8: bool  # the local part is not ASCII (RFC 6531)
+
+def _validated(candidate: str, shown: str | None = None) -> _Parts:
+    try:
+        result = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise _refused(shown or candidate, str(exc)) from exc
+    local, domain = result.local_part, result.domain
+    if not (local.isascii() and domain.isascii()):
+        problem = lookalike_problem(local, domain.split("."))
+        if problem:
+            raise _refused(shown or candidate, f"{problem}.")
+    return _Parts(local, domain, result.ascii_domain)
 
 
-def wire_address(email: str) -> WireAddress:
-    """The wire form of a stored address; UnicodeError (idna.IDNAError) if the domain
-    has no A-label form."""
-    local, _, domain = email.rpartition("@")
-    if not domain.isascii():
-        domain = idna.encode(domain, uts46=False).decode("ascii")
-    return WireAddress(f"{local}@{domain}", not local.isascii())
+def _refused(candidate: str, reason: str) -> InvalidAddress:
+    shown = _printable(candidate[:SHOWN] + ("…" if len(candidate) > SHOWN else ""))
+    return InvalidAddress(f'"{shown}" is not a usable email address: {reason}', reason)
+
+
+def _printable(text: str) -> str:
+    """`text` with invisible and direction-changing characters spelled out, so that an
+    error message shows the address as it is, not as those characters make it look."""
+    return "".join(
+        f"<U+{ord(char):04X}>" if unicodedata.category(char)[0] in "CZ" and char != " " else char
+        for char in text
+    )

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Delete, delete, func, select
+from sqlalchemy import Delete, delete, select
 from sqlalchemy.orm import Session
 
-from dispatch.errors import InvalidAddress, NotFound
+from dispatch.errors import NotFound
 from dispatch.store.models import Subscriber, Subscription, Suppression
-from dispatch.subscribers.addresses import normalise_address
+from dispatch.subscribers.addresses import stored_form
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class Erasure:
 def erase_subscriber(session: Session, email: str) -> Erasure:
     """Delete the subscriber, their subscriptions and suppressions; NotFound if none exist.
 
-    Suppressions match case-insensitively: other code may have stored them as reported.
+    Both are found by the stored form of `email`; input that is no address at all is
+    looked up as typed (a row kept by migration 0011a because it was not one).
     """
     address = _stored_form(email)
     subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.email == address))
@@ -43,9 +44,7 @@ def erase_subscriber(session: Session, email: str) -> Erasure:
             session, delete(Subscription).where(Subscription.subscriber_id == subscriber_id)
         )
         _count(session, delete(Subscriber).where(Subscriber.id == subscriber_id))
-    suppressions = _count(
-        session, delete(Suppression).where(func.lower(Suppression.email) == address.lower())
-    )
+    suppressions = _count(session, delete(Suppression).where(Suppression.email == address))
     erasure = Erasure(address, int(subscriber_id is not None), subscriptions, suppressions)
     if not erasure.total:
         raise NotFound(f"no subscriber or suppression for {address}")
@@ -53,10 +52,7 @@ def erase_subscriber(session: Session, email: str) -> Erasure:
 
 
 def _stored_form(email: str) -> str:
-    try:
-        return normalise_address(email)
-    except InvalidAddress:
-        return email.strip()  # cannot be a subscriber, may still be a suppression
+    return stored_form(email) or email.strip()
 
 
 def _count(session: Session, statement: Delete) -> int:

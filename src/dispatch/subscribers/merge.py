@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
-from dispatch.subscribers.addresses import lookup_forms
 from dispatch.subscribers.bulk_write import Person, write_people
 
 SUBSCRIBERS = Subscriber.__table__
@@ -101,13 +100,8 @@ def _load_people(
 
 
 def _load_suppressed(connection: Connection, emails: list[str]) -> set[str]:
-    forms = [form for email in emails for form in lookup_forms(email)]
-    found = set(
-        connection.scalars(select(SUPPRESSIONS.c.email).where(SUPPRESSIONS.c.email.in_(forms)))
-    )
-    return (
-        {email for email in emails if not found.isdisjoint(lookup_forms(email))} if found else found
-    )
+    found = connection.scalars(select(SUPPRESSIONS.c.email).where(SUPPRESSIONS.c.email.in_(emails)))
+    return set(found)
 
 
 def _judge(

@@ -8,17 +8,19 @@ here) and returns the `Mail`s the caller must send afterwards (`transactional.Ma
   list without double opt-in it is confirmed at once and gets a welcome mail. An
   address that unsubscribed from a list must confirm by mail to come back, whatever
   the list's setting (anyone can type anyone's address). A confirmed subscription is
-  left alone. Confirmation mails go out at most once an hour per mailbox and list,
-  however its address is capitalised (`transactional.claim_confirmation`).
+  left alone. Confirmation mails go out at most once an hour per address and list
+  (`transactional.claim_confirmation`); addresses are normalised, so `Ann@` and
+  `ann@` are one subscriber and one mailbox.
   An existing subscriber's name is never changed by a sign-up form.
 - `confirm`: pending → confirmed, with a welcome mail, exactly once.
 - `unsubscribe`: → unsubscribed at once; idempotent.
 - `load_preferences` / `save_preferences` / `leave_all`: the person holding a
   preferences link proved they read that mailbox, so lists they tick are confirmed
   at once (with a welcome mail) and lists they untick are left.
+Links name a subscriber id; one merged into another (`subscriber_merges`) acts on the
+subscriber it became (`current_id`).
 Concurrent requests for the same address are safe: rows are created with INSERT … ON
-CONFLICT DO NOTHING, every status change is one conditional UPDATE, and sign-ups for
-one mailbox take turns (SQLite: one writer at a time; PostgreSQL: an advisory lock).
+CONFLICT DO NOTHING and every status change is one conditional UPDATE of the one row.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -37,16 +39,16 @@ from dispatch.lists import get_list
 from dispatch.store.models import (
     MailingList,
     Subscriber,
+    SubscriberMerge,
     Subscription,
     SubscriptionStatus,
     Suppression,
 )
-from dispatch.subscribers.addresses import clean_name, lookup_forms, normalise_address
+from dispatch.subscribers.addresses import clean_name, normalise_address
 from dispatch.subscribers.transactional import Mail, claim_confirmation
 from dispatch.tokens import ListClaim
 
 NAME_MAX = 200
-MAILBOX_LOCKS = 0x5D15  # PostgreSQL advisory lock namespace: one sign-up per mailbox at a time
 PENDING, CONFIRMED = SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED
 UNSUBSCRIBED = SubscriptionStatus.UNSUBSCRIBED
 
@@ -59,7 +61,6 @@ def sign_up(
     rows = [get_list(session, slug) for slug in dict.fromkeys(list_slugs)]
     if not rows or is_suppressed(session, address):
         return []
-    _lock_mailbox(session, address)
     _insert_ignore(
         session,
         Subscriber,
@@ -72,14 +73,14 @@ def sign_up(
     ).one()
     mails = []
     for row in rows:
-        kind, claimed = _join(session, person.id, address, row, now)
+        kind, claimed = _join(session, person.id, row, now)
         if kind:
             mails.append(Mail(kind, person.id, address, person.name, row.slug, row.id, claimed))
     return mails
 
 
 def _join(
-    session: Session, subscriber_id: int, address: str, row: MailingList, now: datetime
+    session: Session, subscriber_id: int, row: MailingList, now: datetime
 ) -> tuple[str | None, datetime | None]:
     status = PENDING if row.double_opt_in else CONFIRMED
     values = {"subscriber_id": subscriber_id, "list_id": row.id, "status": status}
@@ -90,7 +91,7 @@ def _join(
             return "welcome", None
     else:
         _set_status(session, subscriber_id, [row.id], PENDING, now, only_from=UNSUBSCRIBED)
-    if claim_confirmation(session, subscriber_id, row.id, address, now):
+    if claim_confirmation(session, subscriber_id, row.id, now):
         return "confirm", now
     return None, None
 
@@ -106,14 +107,14 @@ def confirm(session: Session, claim: ListClaim, now: datetime) -> Confirmation:
     row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
     if row is None:
         return Confirmation("gone")
-    ids = [row.id]
-    if _set_status(session, claim.subscriber_id, ids, CONFIRMED, now, only_from=PENDING):
-        person = session.get_one(Subscriber, claim.subscriber_id)
+    ids, subscriber_id = [row.id], current_id(session, claim.subscriber_id)
+    if _set_status(session, subscriber_id, ids, CONFIRMED, now, only_from=PENDING):
+        person = session.get_one(Subscriber, subscriber_id)
         if is_suppressed(session, person.email):
             return Confirmation("confirmed")
         mail = Mail("welcome", person.id, person.email, person.name, row.slug, row.id)
         return Confirmation("confirmed", mail)
-    current = _status(session, claim.subscriber_id, row.id)
+    current = _status(session, subscriber_id, row.id)
     outcomes = {CONFIRMED: "already", UNSUBSCRIBED: "left"}
     return Confirmation(outcomes.get(current, "gone") if current else "gone")
 
@@ -123,9 +124,10 @@ def unsubscribe(session: Session, claim: ListClaim, now: datetime) -> str:
     row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
     if row is None:
         return "gone"
-    if _set_status(session, claim.subscriber_id, [row.id], UNSUBSCRIBED, now):
+    subscriber_id = current_id(session, claim.subscriber_id)
+    if _set_status(session, subscriber_id, [row.id], UNSUBSCRIBED, now):
         return "unsubscribed"
-    return "already" if _status(session, claim.subscriber_id, row.id) else "gone"
+    return "already" if _status(session, subscriber_id, row.id) else "gone"
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ class Preferences:
 
 def load_preferences(session: Session, subscriber_id: int, offered: Sequence[str]) -> Preferences:
     """What the preferences page shows; NotFound when the subscriber was erased."""
+    subscriber_id = current_id(session, subscriber_id)
     person = session.get(Subscriber, subscriber_id)
     if person is None:
         raise NotFound(f"no subscriber {subscriber_id}: erased since the link was sent")
@@ -177,6 +180,7 @@ def save_preferences(
     now: datetime,
 ) -> list[Mail]:
     """Set the name; join the chosen lists, leave the other offered ones. Welcome mails."""
+    subscriber_id = current_id(session, subscriber_id)
     person = session.get(Subscriber, subscriber_id)
     if person is None:
         raise NotFound(f"no subscriber {subscriber_id}: erased since the link was sent")
@@ -205,21 +209,22 @@ def _join_now(session: Session, subscriber_id: int, row: MailingList, now: datet
 
 def leave_all(session: Session, subscriber_id: int, now: datetime) -> int:
     """Unsubscribe from every list (configured or not); returns how many were left."""
-    return _set_status(session, subscriber_id, None, UNSUBSCRIBED, now)
+    return _set_status(session, current_id(session, subscriber_id), None, UNSUBSCRIBED, now)
 
 
-def _lock_mailbox(session: Session, address: str) -> None:
-    """PostgreSQL: sign-ups for one mailbox (any capitalisation) take turns until commit,
-    so that `claim_confirmation` sees every spelling's stamp. SQLite needs nothing:
-    its writers always take turns."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = func.hashtext(address.lower())
-        session.execute(select(func.pg_advisory_xact_lock(MAILBOX_LOCKS, key)))
+def current_id(session: Session, subscriber_id: int) -> int:
+    """The subscriber a link's id names now: the one it was merged into, if it was
+    (migration 0011a merged addresses that differ only in spelling)."""
+    merged_into = session.scalar(
+        select(SubscriberMerge.subscriber_id).where(SubscriberMerge.merged_id == subscriber_id)
+    )
+    return subscriber_id if merged_into is None else merged_into
 
 
 def is_suppressed(session: Session, address: str) -> bool:
-    forms = lookup_forms(address)
-    return session.scalar(select(Suppression.email).where(Suppression.email.in_(forms))) is not None
+    """Whether the stored (normalised) `address` is suppressed: one primary-key lookup."""
+    found = session.scalar(select(Suppression.email).where(Suppression.email == address))
+    return found is not None
 
 
 def _status(session: Session, subscriber_id: int, list_id: int) -> SubscriptionStatus | None:

@@ -88,7 +88,7 @@ def _claim(
     mails = []
     with database.session() as session:
         for subscriber_id, email, name, list_id in batch:
-            if not claim_confirmation(session, subscriber_id, list_id, email, now):
+            if not claim_confirmation(session, subscriber_id, list_id, now):
                 report.recent += 1
                 continue
             mails.append(

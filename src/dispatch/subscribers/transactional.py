@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
 from dispatch.delivery.base import Envelope, Outcome, Sender, deliver_one
@@ -29,8 +29,9 @@ from dispatch.render.email import EmailRenderer
 from dispatch.render.prepared import PreparedEmail
 from dispatch.render.recipients import signed_recipient
 from dispatch.store.database import Database
-from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus
+from dispatch.store.models import Subscription, SubscriptionStatus
 from dispatch.store.types import utcnow
+from dispatch.subscribers.addresses import wire_address
 from dispatch.subscribers.membership import suppress_address
 from dispatch.tokens import Tokens
 from dispatch.urls import Urls
@@ -55,28 +56,14 @@ class Mail:
     claimed_at: datetime | None = None  # confirm: the stamp to give back if sending fails
 
 
-def claim_confirmation(
-    session: Session, subscriber_id: int, list_id: int, email: str, now: datetime
-) -> bool:
+def claim_confirmation(session: Session, subscriber_id: int, list_id: int, now: datetime) -> bool:
     """Stamp a pending subscription's confirmation as sent now, unless one went to this
-    mailbox (`email` in any letter case) for this list less than an hour ago; True when
-    this caller won the stamp (and must send the mail).
+    address for this list less than an hour ago; True when this caller won the stamp
+    (and must send the mail).
 
-    One conditional UPDATE: concurrent sign-ups for one row stamp it once. Rows that
-    spell one mailbox differently are seen by the NOT EXISTS, which is exact when the
-    callers for one mailbox take turns (`optin.sign_up` makes them)."""
+    One conditional UPDATE: concurrent sign-ups for one row stamp it once. Addresses
+    are normalised, so every spelling of a mailbox is this one row."""
     cutoff = now - CONFIRM_INTERVAL
-    other = aliased(Subscription)
-    sibling = (
-        select(other.subscriber_id)
-        .join(Subscriber, Subscriber.id == other.subscriber_id)
-        .where(
-            other.list_id == list_id,
-            other.confirmation_sent_at > cutoff,
-            other.subscriber_id != subscriber_id,
-            func.lower(Subscriber.email) == email.lower(),
-        )
-    )
     stamped = session.execute(
         update(Subscription)
         .where(
@@ -87,7 +74,6 @@ def claim_confirmation(
                 Subscription.confirmation_sent_at.is_(None),
                 Subscription.confirmation_sent_at <= cutoff,
             ),
-            ~exists(sibling),
         )
         .values(confirmation_sent_at=now)
         .execution_options(synchronize_session=False)
@@ -194,7 +180,7 @@ class Mailer:
             with_confirm=mail.kind == "confirm",
         )
         serial = uuid.uuid4().int >> 66  # 62 random bits: unique file name in the outbox
-        domain = item.from_email.rpartition("@")[2]
+        domain = wire_address(item.from_email).address.rpartition("@")[2]  # A-labels
         mid = message_id(f"{mail.kind}-{mail.list_slug}", serial, domain)
         return message, Envelope(serial, TRANSACTIONAL_CAMPAIGN, recipient, mid)
 

@@ -134,8 +134,8 @@ def form_errors(email: str, name: str, chosen: list[str], known: dict[str, Any])
     errors = []
     try:
         normalise_address(email)
-    except InvalidAddress:
-        errors.append("Please enter a valid email address, such as name@example.com.")
+    except InvalidAddress as exc:
+        errors.append(address_error(email, exc))
     if len(name) > optin.NAME_MAX:
         errors.append(f"Please shorten your name to {optin.NAME_MAX} characters or fewer.")
     if not chosen:
@@ -143,6 +143,14 @@ def form_errors(email: str, name: str, chosen: list[str], known: dict[str, Any])
     elif any(slug not in known for slug in chosen):
         errors.append("One of the chosen lists does not exist any more; please choose again.")
     return errors
+
+
+def address_error(email: str, exc: InvalidAddress) -> str:
+    """What is wrong with the typed address, in words a subscriber can act on."""
+    if not email.strip():
+        return "Please enter your email address, such as name@example.com."
+    reason = exc.reason.rstrip(".")
+    return f"This email address cannot be used: {reason[:1].lower()}{reason[1:]}."
 
 
 def too_many(

@@ -9,7 +9,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
@@ -18,6 +18,7 @@ from dispatch.auth.deps import CurrentEditor, current_editor
 from dispatch.lists import get_list, list_counts
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
 from dispatch.subscribers import add_subscriber, erase_subscriber, suppress_address
+from dispatch.subscribers.addresses import stored_form
 from dispatch.subscribers.csv_export import STATUSES
 from dispatch.web.admin.common import AdminProblem, Paging, field, notice_of, see_other, store
 from dispatch.web.admin.subscriber_files import export_csv, import_csv
@@ -59,19 +60,24 @@ def people(
         .where(Subscription.list_id == mailing_list.id)
     )
     if q:
-        pattern = f"%{q.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Subscriber.email).like(pattern),
-                func.lower(Subscriber.name).like(pattern),
-            )
-        )
+        query = query.where(_matching(q))
     if status in {s.value for s in SubscriptionStatus}:
         query = query.where(Subscription.status == SubscriptionStatus(status))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Subscriber.email).offset(offset).limit(limit)).all()
     found = [Person(e, n, SubscriptionStatus(s).value, c, bool(x)) for e, n, s, c, x in rows]
     return People(mailing_list.name, found, total)
+
+
+def _matching(q: str) -> ColumnElement[bool]:
+    """A whole address is found by its stored form on the unique index (`Ann@Bücher.example`
+    finds `ann@bücher.example`); anything else is a part of an address or a name.
+    Stored addresses are lower-case, so neither side of that LIKE needs lower()."""
+    address = stored_form(q) if "@" in q else None
+    if address is not None:
+        return Subscriber.email == address
+    pattern = f"%{q.lower()}%"
+    return or_(Subscriber.email.like(pattern), func.lower(Subscriber.name).like(pattern))
 
 
 @router.get("/lists")

@@ -21,7 +21,7 @@ from dispatch.errors import NotFound
 from dispatch.lists import get_list
 from dispatch.store.models import Subscriber, Subscription
 from dispatch.subscribers import optin
-from dispatch.subscribers.addresses import clean_name, normalise_address
+from dispatch.subscribers.addresses import clean_name, normalise_address, stored_form
 from dispatch.subscribers.erase import erase_subscriber
 from dispatch.subscribers.membership import add_subscriber
 from dispatch.subscribers.transactional import Mail
@@ -51,12 +51,9 @@ ListSlug = Path(pattern=NO_NUL, max_length=100, description="The list's slug.")
 def find(session: Session, ref: str) -> Subscriber:
     person = None
     if ref.isascii() and ref.isdigit() and int(ref) <= MAX_ID:
-        person = session.get(Subscriber, int(ref))
+        person = session.get(Subscriber, optin.current_id(session, int(ref)))
     elif "@" in ref:
-        try:
-            address = normalise_address(ref)
-        except ValueError:
-            address = ref
+        address = stored_form(ref) or ref.strip()  # as typed: a row migration 0011a kept
         person = session.scalar(select(Subscriber).where(Subscriber.email == address))
     if person is None:
         raise NotFound(f'no subscriber "{ref}" (by id or email address)')

@@ -1,7 +1,7 @@
 """delivery claims and hand-over marks; auto-resume; digest runs
 
 Revision ID: 0011b
-Revises: 0007
+Revises: 0011a
 Create Date: 2026-11-28
 
 One send engine (issue 11): a runner claims ledger rows (`claimed_by`, `claim_expires_at`)
@@ -25,7 +25,7 @@ from alembic import op
 import dispatch.store.types
 
 revision = "0011b"
-down_revision = "0007"
+down_revision = "0011a"
 branch_labels = None
 depends_on = None
 
