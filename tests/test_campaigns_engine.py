@@ -399,7 +399,7 @@ def test_a_test_send_goes_only_to_the_test_address(db: Database, settings: Setti
     campaign_id = started_article(db, settings, clock, test_to="Editor@Dispatch.example")
     sender = MemorySender()
     done = run(engine_context(db, settings, clock), sender, campaign_id)
-    assert list(sender.recipients()) == ["Editor@dispatch.example"]
+    assert list(sender.recipients()) == ["editor@dispatch.example"]  # the normal form
     message = message_from_bytes(sender.sent[0].data, policy=default)
     assert message["Subject"].startswith("[TEST] ")
     assert [row.subscriber_id for row in ledger(db, campaign_id).values()] == [None]

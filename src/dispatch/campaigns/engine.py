@@ -215,14 +215,16 @@ class Engine:
             self._messages.pop(campaign_id, None)
         return StepResult(Next.STOP)
 
-    def tally(self, campaign_id: int, result: SendResult) -> str | None:
-        """Count `result` into the campaign's streak; the pause reason once it is too long."""
+    def tally(self, campaign_id: int, results: Sequence[SendResult]) -> str | None:
+        """Count one hand-over's results into the campaign's streak (a SendGrid request of
+        1,000 counts once, like a message over SMTP); the pause reason once it is too long."""
+        failures = [r for r in results if counts_as_failure(r)]
         with self._lock:
             streak, last = self._streaks.get(campaign_id, (0, ""))
-            if result.outcome == Outcome.SENT:
+            if any(r.outcome == Outcome.SENT for r in results):
                 streak = 0
-            elif counts_as_failure(result):
-                streak, last = streak + 1, result.error or result.outcome.value
+            elif failures:
+                streak, last = streak + 1, failures[-1].error or failures[-1].outcome.value
             self._streaks[campaign_id] = (streak, last)
         if streak >= self.options.max_consecutive_errors:
             return f"paused after {streak} consecutive failures; last: {last}"
@@ -329,11 +331,13 @@ class _Batch:
             )
             results = [self._unmapped(e, exc) for e in unit]
             results = [r for r in results if r is not None]
+        for envelope in unit:  # admitted, yet no answer came back: in doubt
+            answered = {r.delivery_id for r in results}
+            if envelope.delivery_id in self.admitted and envelope.delivery_id not in answered:
+                results.append(SendResult(envelope.delivery_id, Outcome.UNKNOWN, error=NO_RESULT))
         for result in results:
             self._record(result)
-        for envelope in unit:  # admitted, yet no answer came back: in doubt
-            if envelope.delivery_id in self.admitted and envelope.delivery_id not in self.answered:
-                self._record(SendResult(envelope.delivery_id, Outcome.UNKNOWN, error=NO_RESULT))
+        self._tally(results)
 
     def _envelopes(self, rows: list[Claimed]) -> list[Envelope]:
         """The rows' envelopes; a row whose links cannot be made fails alone."""
@@ -343,7 +347,9 @@ class _Batch:
                 made.append(self.maker.one(row))
             except (ValueError, TypeError, LookupError, UnicodeError) as exc:
                 error = f"the links for {row.email!r} cannot be made: {exc}"
-                self._record(SendResult(row.id, Outcome.PERMANENT, error=error))
+                failed = SendResult(row.id, Outcome.PERMANENT, error=error)
+                self._record(failed)
+                self._tally([failed])
         return made
 
     def _unmapped(self, envelope: Envelope, exc: Exception) -> SendResult | None:
@@ -366,7 +372,9 @@ class _Batch:
         suppress = row.email if result.suppress and result.outcome == Outcome.PERMANENT else None
         self.recorder.add(values, suppress)
         self.engine.on_result(result)
-        reason = self.engine.tally(self.campaign_id, result)
+
+    def _tally(self, results: Sequence[SendResult]) -> None:
+        reason = self.engine.tally(self.campaign_id, results)
         if reason is not None:
             with self._lock:
                 self.streak = self.streak or reason
