@@ -11,7 +11,7 @@ from typer.testing import Result
 
 from dispatch.config import Settings
 from dispatch.store.database import Database
-from dispatch.store.models import Campaign, CampaignStatus
+from dispatch.store.models import Campaign, CampaignStatus, Delivery, SubscriptionStatus
 from dispatch.store.types import utcnow
 from support.campaigns import add_article, add_subscribers
 
@@ -147,3 +147,51 @@ def test_pause_resume_cancel_commands(cli: Cli, db: Database) -> None:
     assert campaigns(db)[0].status == CampaignStatus.CANCELLED
     missing = cli("campaigns", "show", "99")
     assert missing.exit_code == 2 and "no campaign 99" in missing.output
+
+
+def test_a_list_nobody_can_receive_is_refused_unless_allowed(cli: Cli, db: Database) -> None:
+    add_subscribers(db, LIST, 3, status=SubscriptionStatus.PENDING)
+    add_article(db, "big-story")
+    refused = cli("send", "article", "big-story", "--list", LIST, "--yes")
+    assert refused.exit_code == 2
+    assert 'nobody on list "morning-briefing" can receive it' in refused.output
+    assert "3 still pending confirmation" in refused.output
+    assert campaigns(db) == []  # nothing created, nothing marked sent
+    allowed = cli("send", "article", "big-story", "--list", LIST, "--yes", "--allow-empty")
+    assert allowed.exit_code == 0, allowed.output
+    assert "sent. Sent 0" in allowed.output
+
+
+def test_a_missing_provider_key_is_found_before_anything_is_created(
+    cli: Cli, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SENDGRID_API_KEY", raising=False)
+    text = settings.path.read_text(encoding="utf-8")
+    settings.path.write_text(text.replace('backend = "outbox"', 'backend = "sendgrid"'))
+    add_subscribers(db, LIST, 3)
+    add_article(db, "big-story")
+    result = cli("send", "article", "big-story", "--list", LIST, "--yes")
+    assert result.exit_code == 2 and "secret missing: set SENDGRID_API_KEY" in result.output
+    assert campaigns(db) == []
+    serve = cli("serve", "--no-scheduler")
+    assert serve.exit_code == 2 and "SENDGRID_API_KEY" in serve.output  # before listening
+
+
+def test_retry_failed_sends_once_more_to_the_failed(
+    cli: Cli, db: Database, settings: Settings
+) -> None:
+    add_subscribers(db, LIST, 4)
+    add_article(db, "big-story")
+    assert cli("send", "article", "big-story", "--list", LIST, "--yes").exit_code == 0
+    with db.session() as session:  # as if the provider had refused one of them
+        session.execute(
+            update(Delivery).where(Delivery.email == "user2@example.com").values(status="failed")
+        )
+    (settings.delivery.outbox.dir / "1" / "3.eml").unlink()  # user2's message: delivery 3
+    result = cli("campaigns", "retry-failed", "1")
+    assert result.exit_code == 0, result.output
+    assert "1 failed recipients queued again" in result.output
+    assert "Campaign 1: sent. Sent 4, failed 0" in result.output
+    assert (settings.delivery.outbox.dir / "1" / "3.eml").exists()
+    again = cli("campaigns", "retry-failed", "1")
+    assert again.exit_code == 0 and "0 failed recipients" in again.output
