@@ -46,7 +46,7 @@ from dispatch.store.types import utcnow
 
 SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 COUNTER = re.compile(rb"mesg=(\d+)")
-ARTICLE_BYTES = 26_000
+ARTICLE_BYTES = 10_000  # about 26 KB a message, HTML and text parts together
 
 
 @dataclass

@@ -3,7 +3,8 @@ and carries on when the store answers; nothing is recorded as a delivery failure
 gets it twice, nothing is in doubt.
 
 - SQLite: another connection holds the write lock longer than `busy_timeout`;
-- PostgreSQL: every connection of the send is terminated by the server.
+- PostgreSQL: every connection of the send is terminated by the server, again and again
+  for 2 s (a message whose mark got through on a fresh connection in between may go).
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ def test_a_store_that_stops_answering_mid_send_delays_it_and_loses_nothing(
     rows = ledger(db, campaign_id).values()
     assert not [row.last_error for row in rows if row.last_error]  # no error recorded
     began, ended = outages[0].span()
-    during = [t for t in sender.handed if began + 0.05 < t < ended - 0.05]
-    assert during == []  # nothing went out while the store could not be written
+    if db.engine.dialect.name == "sqlite":  # locked throughout: not a single mark could pass
+        during = [t for t in sender.handed if began + 0.05 < t < ended - 0.05]
+        assert during == []  # nothing went out while the store could not be written
     assert any(t >= ended for t in sender.handed)  # and it carried on afterwards
 
 

@@ -28,32 +28,42 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, exists, select, update
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 
 from dispatch.campaigns.patience import StoreUnavailable, patiently
 from dispatch.delivery.base import Halt
 from dispatch.store.database import Database
-from dispatch.store.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from dispatch.store.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
-D = Delivery.__table__.c
-C = Campaign.__table__.c
-SENDING = exists().where(C.id == bindparam("campaign"), C.status == CampaignStatus.SENDING)
-MARK = (
-    update(Delivery.__table__)
-    .where(
-        D.id.in_(bindparam("ids", expanding=True)),
-        D.claimed_by == bindparam("owner"),
-        D.status == DeliveryStatus.SENDING,
-        SENDING,
-    )
-    .values(handed_at=bindparam("now"))
-)
-UNMARK = (
-    update(Delivery.__table__)
-    .where(D.id.in_(bindparam("ids", expanding=True)), D.claimed_by == bindparam("owner"))
-    .values(handed_at=None)
-)
+SENDING = DeliveryStatus.SENDING.value
+
+
+class _Marks:
+    """The mark as the database driver takes it: one UPDATE of the rows that also checks
+    the claim and the campaign's status, committed, in about 15 µs of CPU on SQLite where
+    the same statement through SQLAlchemy's compiler costs 100 µs — it runs for every
+    message. The few rare paths (a refusal, an error) are plain too."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.mark = "?" if dialect.name == "sqlite" else "%s"
+        self.when = Delivery.__table__.c.handed_at.type.dialect_impl(dialect).bind_processor(
+            dialect
+        ) or (lambda value: value)
+        self.errors = dialect.loaded_dbapi.Error  # the driver's own: PEP 249's root error
+
+    def update(self, count: int) -> str:
+        m = self.mark
+        rows = ", ".join([m] * count)
+        return (
+            f"UPDATE deliveries SET handed_at = {m} WHERE id IN ({rows}) "
+            f"AND claimed_by = {m} AND status = '{SENDING}' AND EXISTS "
+            f"(SELECT 1 FROM campaigns WHERE id = {m} AND status = '{SENDING}')"
+        )
+
+    def status(self) -> str:
+        return f"SELECT status FROM campaigns WHERE id = {self.mark}"
 
 
 class Handover:
@@ -73,6 +83,7 @@ class Handover:
         self._local = threading.local()
         self._opened: list[Connection] = []
         self._lock = threading.Lock()
+        self._marks = _Marks(db.engine.dialect)
 
     def mark(self, ids: list[int]) -> None:
         """Commit the rows as handed over now, or raise `Halt` saying why they must not go."""
@@ -103,17 +114,26 @@ class Handover:
             connection.close()
 
     def _mark(self, ids: list[int]) -> str | None:
-        connection = self._connection()
-        params = {"ids": ids, "owner": self.owner, "campaign": self.campaign_id}
-        marked = connection.execute(MARK, {**params, "now": self.clock()}).rowcount
-        if marked == len(ids):
-            connection.commit()
-            return None
-        connection.execute(UNMARK, params)  # none of them goes: not half a SendGrid request
-        status = connection.scalar(select(C.status).where(C.id == self.campaign_id))
-        connection.commit()
-        if status != CampaignStatus.SENDING:
-            return f"the campaign is {CampaignStatus(status).value if status else 'gone'}"
+        raw = self._connection().connection.dbapi_connection
+        assert raw is not None
+        marks = self._marks
+        sql = marks.update(len(ids))
+        params = (marks.when(self.clock()), *ids, self.owner, self.campaign_id)
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql, params)
+            if cursor.rowcount == len(ids):
+                raw.commit()
+                return None
+            raw.rollback()  # none of them goes: not half a SendGrid request
+            cursor.execute(marks.status(), (self.campaign_id,))
+            found = cursor.fetchone()
+            raw.rollback()
+        except marks.errors as exc:  # as SQLAlchemy would raise it: `patiently` knows those
+            raise DBAPIError.instance(sql, params, exc, marks.errors) from exc
+        status = found[0] if found else None
+        if status != SENDING:
+            return f"the campaign is {status or 'gone'}"
         return "its claim expired and another runner took it over"
 
     def _connection(self) -> Connection:
