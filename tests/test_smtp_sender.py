@@ -824,7 +824,7 @@ def test_an_address_with_no_idna_form_fails_alone() -> None:
         sender.close()
     assert results[2].outcome is Outcome.PERMANENT
     assert "'snow@☃.example' cannot be built" in (results[2].error or "")
-    assert "IDNA" in (results[2].error or "")
+    assert "not a usable email address" in (results[2].error or "")
     assert results[1].outcome is results[3].outcome is Outcome.SENT
 
 
