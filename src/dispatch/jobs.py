@@ -162,7 +162,7 @@ def refresh_feeds(trigger: str = "interval", *, run: Run | None = None) -> int:
     with ctx.feeds_lock:
         with ctx.db.session() as session:
             seen = fingerprint(session)
-            files = build_feeds(session, ctx.settings)
+            files = build_feeds(session, ctx.settings, ctx.clock())
         report = publish_feeds(ctx.settings, files, client=ctx.http_client, now=ctx.clock())
         ctx.watcher.mark_built(seen)
     ctx.metrics.feed_builds.labels(trigger).inc()

@@ -5,16 +5,26 @@
 
 from __future__ import annotations
 
-from dispatch.ingest.importer import Action, Imported, ImportReport, import_paths, upsert
+from dispatch.ingest.importer import (
+    Action,
+    Imported,
+    ImportReport,
+    Origin,
+    import_paths,
+    save_edit,
+    upsert,
+)
 from dispatch.ingest.source import Source, load_file, parse_source
 
 __all__ = [
     "Action",
     "ImportReport",
     "Imported",
+    "Origin",
     "Source",
     "import_paths",
     "load_file",
     "parse_source",
+    "save_edit",
     "upsert",
 ]

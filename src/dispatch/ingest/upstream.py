@@ -21,13 +21,12 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dispatch.config import Settings, UpstreamSourceSettings
 from dispatch.errors import IngestError, NotFound, UpstreamError
-from dispatch.ingest.importer import Action, Clock, Sessions, upsert
+from dispatch.ingest.importer import Action, Clock, Origin, Sessions, upsert
 from dispatch.ingest.upstream_entries import FeedEntry, as_source, parse_feed
 from dispatch.ingest.upstream_fetch import Fetched, fetch, http_client
 from dispatch.ingest.upstream_report import Outcome, PollReport, PollResult
@@ -39,7 +38,7 @@ from dispatch.ingest.upstream_state import (
     mark_retired,
     validators,
 )
-from dispatch.store.models import Article, UpstreamSource, UpstreamStatus
+from dispatch.store.models import UpstreamSource, UpstreamStatus
 from dispatch.store.types import utcnow
 
 __all__ = ["Outcome", "PollReport", "PollResult", "find_source", "poll_all", "poll_source"]
@@ -170,19 +169,17 @@ def import_entries(
     entries: list[FeedEntry],
     now: datetime,
 ) -> Counter[Action | str]:
-    """Create or update one article per entry; an article keeps its first published_at."""
+    """Create or update one article per entry; an article keeps its first published_at,
+    an undated one is dated when first seen, and one dated ahead of the clock is dated
+    now (a feed cannot schedule here)."""
     counts: Counter[Action | str] = Counter()
     for entry in entries:
         source_id = f"{source.key}:{entry.ident}"
-        first = session.execute(
-            select(Article.published_at).where(
-                Article.source == UPSTREAM_SOURCE, Article.source_id == source_id
-            )
-        ).first()
-        date = (first[0] if first else None) or entry.date or now
+        date = min(entry.date, now) if entry.date is not None else None
+        origin = Origin(UPSTREAM_SOURCE, source_id, entry.link, keep_published_at=True)
         try:
             item = as_source(entry, source.section, date)
-            imported = upsert(session, settings, item, source_id, now, kind=UPSTREAM_SOURCE)
+            imported = upsert(session, settings, item, origin, now)
         except (IngestError, ValueError) as exc:
             log.warning("upstream %s: entry %s skipped: %s", source.key, entry.ident, exc)
             counts["skipped"] += 1

@@ -168,7 +168,7 @@ def _date(parsed: Any) -> datetime | None:
         return None
 
 
-def as_source(entry: FeedEntry, section: str, date: datetime) -> Source:
+def as_source(entry: FeedEntry, section: str, date: datetime | None) -> Source:
     """The entry as an importable `Source` of `section`, dated `date`."""
     canonical = entry.link if entry.link and is_http_url(entry.link) else None
     meta = FrontMatter(

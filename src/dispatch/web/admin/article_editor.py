@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePath
 
@@ -26,11 +26,19 @@ from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
 from dispatch.errors import IngestError
-from dispatch.ingest import Imported, ImportReport, Source, parse_source, upsert
+from dispatch.ingest import (
+    Imported,
+    ImportReport,
+    Origin,
+    Source,
+    parse_source,
+    save_edit,
+    upsert,
+)
 from dispatch.ingest.articles import get_article
 from dispatch.ingest.fields import build_fields
 from dispatch.ingest.files import Kind, decode, kind_of
-from dispatch.ingest.importer import Sessions
+from dispatch.ingest.importer import FILE_SOURCE, Sessions
 from dispatch.ingest.text import summarise
 from dispatch.store.models import Article
 
@@ -95,11 +103,10 @@ def save_article(
     """Create (slug None) or update the article `slug` from the form."""
     source = form.source(settings)
     if slug is None:
-        kind, source_id = ADMIN_SOURCE, f"{ADMIN_SOURCE}:{uuid.uuid4()}"
+        origin = Origin(ADMIN_SOURCE, f"{ADMIN_SOURCE}:{uuid.uuid4()}")
+        done = upsert(session, settings, source, origin, now)
     else:
-        existing = get_article(session, slug)
-        kind, source_id = existing.source, existing.source_id
-    done = upsert(session, settings, source, source_id, now, kind=kind)
+        done = save_edit(session, settings, source, get_article(session, slug), now)
     get_article(session, done.slug).body_markdown = form.body
     return done
 
@@ -120,11 +127,13 @@ def import_uploads(
         path = Path(PurePath(upload.name.replace("\\", "/")).name or "upload")
         try:
             kind = kind_of(path)
-            text = decode(path, upload.data, settings.ingest.max_file_bytes)
-            source = parse_source(path, kind, text, settings)
-            source_id = source.source_id or f"upload:{path.name}"
+            decoded = decode(path, upload.data, settings.ingest.max_file_bytes)
+            source = parse_source(path, kind, decoded.text, settings)
+            source = replace(source, warnings=decoded.warnings + source.warnings)
+            name = f"upload:{path.name}"
+            origin = Origin(FILE_SOURCE, source.source_id or name, name)
             with sessions.session() as session:
-                report.imported.append(upsert(session, settings, source, source_id, now()))
+                report.imported.append(upsert(session, settings, source, origin, now()))
         except IngestError as exc:
             report.failed.append(exc)
         except SQLAlchemyError as exc:

@@ -154,9 +154,7 @@ async def update(request: Request, payload: ArticleUpdate, ref: str = Ref) -> Ar
     def work(session: Session) -> ArticleSaved:
         article = find(session, ref)
         given = article_input.update_payload(article, payload)
-        saved = article_input.save(
-            session, settings, given, when, source=article.source, source_id=article.source_id
-        )
+        saved = article_input.save(session, settings, given, when, article=article)
         return saved_detail(find(session, saved.slug), urls, saved.action)
 
     return await in_store(request, work)
