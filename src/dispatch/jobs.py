@@ -10,6 +10,8 @@ run is for (`scheduler.ContextExecutor`). Tests call jobs the same way.
 - `run_due_campaigns`: start scheduled one-offs whose time came, resume interrupted sends.
 - `refresh_feeds` (interval safety net) and `watch_articles` (debounced rebuild).
 - `poll_upstream`: upstream RSS/Atom feeds → articles.
+- `publish_scheduled`: scheduled articles whose time came are marked published, the
+  feeds rebuilt (WebSub pinged) at once, and their one-off sends started.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from dispatch.logs import event
 from dispatch.metrics import Metrics
 from dispatch.publish import publish_feeds
 from dispatch.render.feeds import build_feeds
+from dispatch.scheduled import publish_due
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign
 from dispatch.store.types import utcnow
@@ -179,6 +182,27 @@ def watch_articles(*, run: Run | None = None) -> int | None:
     if ctx.watcher.observe(current, ctx.clock()):
         return refresh_feeds("change", run=run)
     return None
+
+
+def publish_scheduled(*, run: Run | None = None) -> list[str]:
+    """Publish the scheduled articles whose time came; the slugs published."""
+    ctx = _bound(run).context
+    if ctx.stop.is_set():
+        return []
+    with ctx.db.session() as session:
+        done = publish_due(session, ctx.settings, ctx.clock())
+    if not done.slugs:
+        return []
+    event(log, "articles.published", articles=",".join(done.slugs), sends=len(done.campaigns))
+    refresh_feeds("scheduled", run=run)
+    if done.campaigns:
+        executor = make_executor(ctx)
+        try:
+            for campaign_id in done.campaigns:
+                executor.submit(campaign_id)
+        finally:
+            executor.close()
+    return done.slugs
 
 
 def poll_upstream(*, run: Run | None = None) -> PollReport:

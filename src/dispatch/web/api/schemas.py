@@ -208,6 +208,9 @@ class DigestCreate(Strict):
     since: AwareDatetime | None = Field(
         None, description="Carry articles published after this (default: the previous digest)."
     )
+    include: Annotated[list[Slug], Field(max_length=100)] = Field(
+        [], description="Slugs of articles to carry even though the list got them as one-offs."
+    )
 
 
 class ArticleCampaignCreate(Strict):
