@@ -16,6 +16,8 @@ from dispatch.ingest.metadata import is_http_url
 from dispatch.ingest.sanitize import sanitize_html
 from dispatch.ingest.source import Source
 from dispatch.ingest.text import html_to_text, summarise
+from dispatch.media.html import with_sizes
+from dispatch.media.store import MediaStore
 from dispatch.store.models import ArticleStatus
 
 # Fields added after articles were first stored: left out of the hash while empty, so
@@ -84,7 +86,7 @@ def build_fields(source: Source, slug: str, settings: Settings) -> ArticleFields
     meta, extracted = source.meta, source.extracted
     canonical = meta.canonical_url or extracted.canonical_url
     url = article_url(settings, slug, canonical)
-    body_html = sanitize_html(extracted.html, url)
+    body_html = with_sizes(sanitize_html(extracted.html, url), MediaStore.of(settings))
     body_text = extracted.text if extracted.text is not None else html_to_text(body_html)
     return ArticleFields(
         slug=slug,

@@ -19,6 +19,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
+from dispatch.media.store import MediaStore
 from dispatch.render.feed_ids import (
     FeedTarget,
     entry_id,
@@ -47,6 +48,7 @@ class FeedItem:
     content_html: str  # full text with absolute URLs; "" in summary-only feeds
     image: str | None
     image_type: str | None
+    image_length: int  # bytes of a stored image; 0 (unknown) for an image elsewhere
     published: datetime
     updated: datetime
 
@@ -100,6 +102,7 @@ def feed_item(settings: Settings, article: Article, now: datetime | None = None)
     urls = Urls(settings.site.base_url)
     url = urls.article(article.slug)
     image = urls.absolute(clean(article.image).strip(), url) if article.image else None
+    stored = MediaStore.of(settings).info(image) if image else None
     published = _second(article.published_at or article.created_at)
     return FeedItem(
         id=entry_id(settings, article.uid),
@@ -110,7 +113,8 @@ def feed_item(settings: Settings, article: Article, now: datetime | None = None)
         summary=_summary(article, settings.feeds.full_text),
         content_html=_content(article, url) if settings.feeds.full_text else "",
         image=image,
-        image_type=media_type(image) if image else None,
+        image_type=stored.content_type if stored else (media_type(image) if image else None),
+        image_length=stored.bytes if stored else 0,
         published=published,
         updated=min(max(published, _second(article.updated_at)), _second(now)),
     )

@@ -133,5 +133,5 @@ def _entry(entry: FeedEntry, item: FeedItem) -> None:
     if item.summary:
         entry.summary(html.escape(item.summary, quote=False), type="html")
     if item.image:
-        entry.enclosure(item.image, 0, item.image_type)  # RSS needs a length: 0 = unknown
+        entry.enclosure(item.image, item.image_length, item.image_type)  # RSS: 0 = unknown
     getattr(entry, EXTENSION).configure(item, entry.link())

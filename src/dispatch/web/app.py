@@ -20,7 +20,7 @@ from dispatch.config import Settings
 from dispatch.errors import StoreError
 from dispatch.store.database import Database, check_connection
 from dispatch.store.types import utcnow
-from dispatch.web import admin, admin_auth, api, feeds, public, subscribe, webhooks
+from dispatch.web import admin, admin_auth, api, feeds, media, public, subscribe, webhooks
 from dispatch.web.pages import STATIC_PREFIX, Pages, static_folder
 
 
@@ -60,6 +60,7 @@ def create_app(
     app.include_router(public.router, include_in_schema=False)
     app.add_exception_handler(404, public.not_found)
     app.mount(STATIC_PREFIX, StaticFiles(directory=static_folder()), name="static")
+    media.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     metrics.mount(app, metrics.Metrics(database))  # GET /metrics, a registry of its own
     api.install(app)  # last: its JSON error handlers wrap the others for /api paths

@@ -15,6 +15,7 @@ from dispatch.web.admin import (
     campaigns,
     dashboard,
     feeds,
+    media,
     outbox,
     subscribers,
     tokens,
@@ -25,6 +26,7 @@ from dispatch.web.admin.sending import shutdown
 ROUTERS = (
     dashboard.router,
     articles.router,
+    media.router,
     subscribers.router,
     campaigns.router,
     campaign_actions.router,
