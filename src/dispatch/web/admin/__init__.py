@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dispatch.web.admin import (
+    article_conflicts,
     articles,
     campaign_actions,
     campaigns,
@@ -25,6 +26,7 @@ from dispatch.web.admin.sending import shutdown
 
 ROUTERS = (
     dashboard.router,
+    article_conflicts.router,
     articles.router,
     media.router,
     subscribers.router,

@@ -26,6 +26,7 @@ from dispatch.ingest.articles import (
     unschedule,
 )
 from dispatch.store.models import Article, ArticleStatus
+from dispatch.web.admin import article_conflicts
 from dispatch.web.admin.article_editor import (
     Upload,
     import_uploads,
@@ -76,11 +77,13 @@ async def list_page(request: Request, editor: CurrentEditor = Depends(current_ed
     first: Found = await store(request, search, q, status, 0, 0)
     paging = Paging.of(request, first.total)
     found: Found = await store(request, search, q, status, paging.offset, paging.size)
+    conflicts = await store(request, article_conflicts.count)
     return render_admin(
         request,
         "articles",
         editor=editor,
         articles=found.rows,
+        conflicts=conflicts,
         q=q,
         status=status,
         paging=paging,

@@ -1,10 +1,11 @@
 """The JSON API under `/api`, described by the OpenAPI document at `/api/openapi.json`.
 
 Every route needs an API token (`Authorization: Bearer …`) with its scope:
-articles:read|write, lists:read, subscribers:read|write, campaigns:read|write (`admin`
-allows all). Lists are paged (`pagination`), errors are `{"error": {"message", "field"}}`
-(`errors`). `install(app)` mounts the routes and the JSON error handlers. Campaigns
-sent from the API run in the app's background pool, the admin's (`admin.sending`).
+articles:read|write (media uploads too), lists:read, subscribers:read|write,
+campaigns:read|write (`admin` allows all). Lists are paged (`pagination`), errors are
+`{"error": {"message", "field"}}` (`errors`). `install(app)` mounts the routes and the
+JSON error handlers. Campaigns sent from the API run in the app's background pool, the
+admin's (`admin.sending`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from dispatch.web import api_auth
-from dispatch.web.api import articles, campaigns, errors, lists, subscribers
+from dispatch.web.api import (
+    article_conflicts,
+    articles,
+    campaigns,
+    errors,
+    lists,
+    media,
+    subscribers,
+)
 from dispatch.web.api.errors import responses
 
 OPENAPI_URL = "/api/openapi.json"
@@ -21,7 +30,7 @@ DOCS_URL = "/api/docs"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api", responses=responses(401, 403, 422))
-    for part in (articles, lists, subscribers, campaigns):
+    for part in (article_conflicts, articles, media, lists, subscribers, campaigns):
         router.include_router(part.router)
     return router
 
