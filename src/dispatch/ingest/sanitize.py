@@ -1,4 +1,5 @@
-"""The one gate every article body passes: nh3 (ammonia) with absolute URLs.
+"""The one gate every article body passes: nh3 (ammonia) with absolute URLs, after
+`preclean` turned embeds into links and took out tracking pixels and subscribe prompts.
 
 Allowed: ammonia's default formatting tags and attributes. Removed with their
 content: script, style, iframe, svg and other embedding or form elements. Links
@@ -15,6 +16,8 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 import nh3
+
+from dispatch.ingest.preclean import preclean
 
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
@@ -63,7 +66,7 @@ def sanitize_html(html: str, base_url: str) -> str:
         return absolute if urlsplit(absolute).scheme in URL_SCHEMES else None
 
     cleaned = nh3.clean(
-        html,
+        preclean(html),
         tags=set(TAGS),
         attributes=ATTRIBUTES,
         clean_content_tags=set(DROP_WITH_CONTENT),
