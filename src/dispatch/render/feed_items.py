@@ -29,6 +29,7 @@ from dispatch.render.feed_ids import (
     site_target,
 )
 from dispatch.render.feed_text import absolute_html, clean, media_type, shorten, text_to_html
+from dispatch.render.merge_tags import with_defaults
 from dispatch.store.models import Article
 from dispatch.store.types import utcnow
 from dispatch.urls import Urls
@@ -121,7 +122,7 @@ def feed_item(settings: Settings, article: Article, now: datetime | None = None)
 
 
 def _summary(article: Article, full_text: bool) -> str:
-    summary = " ".join(clean(article.summary).split())
+    summary = " ".join(clean(with_defaults(article.summary)).split())
     if summary or full_text:
         return summary
     return shorten(article.body_text)  # a summary-only feed needs some text
@@ -129,7 +130,7 @@ def _summary(article: Article, full_text: bool) -> str:
 
 def _content(article: Article, url: str) -> str:
     if article.body_html.strip():
-        return absolute_html(article.body_html, url)
+        return absolute_html(with_defaults(article.body_html), url)
     return text_to_html(article.body_text)
 
 

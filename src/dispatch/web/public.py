@@ -91,6 +91,8 @@ def _article_context(request: Request, slug: str) -> dict[str, Any] | str | None
             "article": found.article,
             "url": url,
             "canonical": found.article.canonical_url or url,
+            "standfirst": reading.standfirst(found.article),
+            "image": reading.feature_image(settings, found.article),
             "feeds": reading.article_feeds(settings, found.article),
             "lists": reading.carrying_lists(settings, found.article),
         }

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.config import ListSettings, Settings
+from dispatch.media.store import MediaStore, StoredImage
 from dispatch.render.feed_ids import (
     FeedFormat,
     FeedTarget,
@@ -21,6 +22,7 @@ from dispatch.render.feed_ids import (
     section_slug,
     section_targets,
 )
+from dispatch.render.merge_tags import with_defaults
 from dispatch.store.models import Article, ArticleSlug
 from dispatch.visibility import is_live, live
 
@@ -95,6 +97,21 @@ def find_published(session: Session, slug: str, now: datetime) -> Found | None:
     if old is None or not live(old.article, now):
         return None
     return Found(old.article, current=False)
+
+
+def standfirst(article: Article) -> str:
+    """The summary to show above the body: none when it only repeats the body's opening
+    (an automatic summary is the first paragraph, which the body shows anyway)."""
+    summary = " ".join(with_defaults(article.summary or "").split())
+    opening = " ".join(with_defaults(article.body_text or "").split())
+    if not summary or opening.startswith(summary.removesuffix("…").rstrip()):
+        return ""
+    return summary
+
+
+def feature_image(settings: Settings, article: Article) -> StoredImage | None:
+    """The stored image behind the article's feature image (None: not ours, or none)."""
+    return MediaStore.of(settings).info(article.image) if article.image else None
 
 
 def carrying_lists(settings: Settings, article: Article) -> list[ListSettings]:

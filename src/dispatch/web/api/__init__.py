@@ -17,15 +17,16 @@ from dispatch.web.api import (
     article_conflicts,
     articles,
     campaigns,
+    docs,
     errors,
     lists,
     media,
     subscribers,
 )
+from dispatch.web.api.docs import DOCS_URL, REDOC_URL
 from dispatch.web.api.errors import responses
 
 OPENAPI_URL = "/api/openapi.json"
-DOCS_URL = "/api/docs"
 
 
 def build_router() -> APIRouter:
@@ -39,7 +40,8 @@ def install(app: FastAPI) -> None:
     """Call last in the app factory: the error handlers wrap those already installed."""
     app.include_router(api_auth.router, responses=responses(401))  # GET /api/whoami
     app.include_router(build_router())
+    docs.install(app, OPENAPI_URL)
     errors.install(app)
 
 
-__all__ = ["DOCS_URL", "OPENAPI_URL", "build_router", "install"]
+__all__ = ["DOCS_URL", "OPENAPI_URL", "REDOC_URL", "build_router", "install"]
