@@ -11,7 +11,7 @@ from dispatch.ingest import decisions
 from dispatch.ingest.fields import ArticleFields
 from dispatch.ingest.importer import apply
 from dispatch.ingest.slugs import choose_slug, record_slug_change
-from dispatch.store.models import Article, ArticleConflict
+from dispatch.store.models import Article
 
 __all__ = ["accept", "ignore"]
 
@@ -24,11 +24,14 @@ def accept(session: Session, conflict_id: int, now: datetime) -> Article:
     followed again until an editor changes the article once more."""
     conflict = decisions.get_conflict(session, conflict_id)
     fields = ArticleFields.from_json(conflict.fields)
-    article = conflict.article or _revived(session, conflict, now)
-    fields = fields.with_slug(choose_slug(session, fields.slug, article if article.id else None))
+    fields = fields.with_slug(choose_slug(session, fields.slug, conflict.article))
+    article = conflict.article or Article(
+        source=conflict.source, source_id=conflict.source_id, created_at=now
+    )
     old_slug = article.slug
     where = Path(conflict.source_path or conflict.source_id)
     apply(article, fields, conflict.source_hash, now, where)
+    session.add(article)
     article.source_hash = conflict.source_hash
     article.source_path = conflict.source_path or article.source_path
     article.edited_at = None
@@ -40,10 +43,4 @@ def accept(session: Session, conflict_id: int, now: datetime) -> Article:
         session.delete(tombstone)
     session.delete(conflict)
     session.flush()
-    return article
-
-
-def _revived(session: Session, conflict: ArticleConflict, now: datetime) -> Article:
-    article = Article(source=conflict.source, source_id=conflict.source_id, created_at=now)
-    session.add(article)
     return article
