@@ -11,6 +11,7 @@ underlined, preformatted text is kept as it is.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ BLOCKS = frozenset(
     }
 )  # fmt: skip
 BREAK = "\x00"  # stands for <br> while words are joined
+SPACES = re.compile(r"[ \t\n\r\f\v]+")
+KEEP = "\ue000"  # joins an image's alt text while wrapping (a private-use character)
 
 
 @dataclass
@@ -113,8 +116,8 @@ def _inline(element: etree._Element, links: _Links) -> str:
     if tag == "br":
         return BREAK
     if tag == "img":
-        alt = " ".join((element.get("alt") or "").split())
-        return f" [Image: {alt}] " if alt else ""
+        alt = KEEP.join((element.get("alt") or "").split())
+        return f" [Image:{KEEP}{alt}] " if alt else ""
     parts = [element.text or ""]
     for child in element:
         if isinstance(child.tag, str):
@@ -142,10 +145,12 @@ def _link(text: str, href: str, links: _Links) -> str:
 
 
 def _paragraph(text: str, width: int) -> list[str]:
-    lines = (" ".join(line.split()) for line in text.split(BREAK))
+    # ASCII whitespace only: a no-break space (typography, or KEEP) must stay where it is
+    lines = (" ".join(SPACES.split(line.strip(" \t\n\r\f\v"))) for line in text.split(BREAK))
     wrapped = [
         textwrap.fill(line, width=width, break_long_words=False, break_on_hyphens=False)
         for line in lines
         if line
     ]
+    wrapped = [line.replace(KEEP, " ") for line in wrapped]
     return ["\n".join(wrapped)] if wrapped else []
