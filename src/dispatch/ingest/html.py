@@ -12,6 +12,7 @@ from lxml import etree
 from trafilatura.metadata import extract_metadata
 
 from dispatch.errors import IngestError
+from dispatch.fragments import parse_fragment
 from dispatch.ingest.document import Extracted
 from dispatch.ingest.metadata import is_http_url
 from dispatch.ingest.page_details import captions, published_time, with_captions
@@ -82,7 +83,7 @@ def split_leading_h1(html: str) -> tuple[str | None, str]:
     """
     if "<h1" not in html.lower():
         return None, html
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = parse_fragment(html)
     first = root[0] if len(root) else None
     if (root.text or "").strip() or first is None or first.tag != "h1":
         return None, html

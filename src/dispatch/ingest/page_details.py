@@ -18,6 +18,8 @@ from html import escape
 import lxml.html
 from lxml import etree
 
+from dispatch.fragments import inner_html, parse_fragment
+
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 META_NAMES = ("article:published_time", "og:published_time", "datePublished", "pubdate")
 
@@ -41,7 +43,7 @@ def with_captions(html: str, found: dict[str, str]) -> str:
     """`html` with each captioned image wrapped in a figure with its caption again."""
     if not found or "<img" not in html:
         return html
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = parse_fragment(html)
     for image in list(root.iter("img")):
         text = found.get((image.get("src") or "").strip())
         parent = image.getparent()
@@ -53,8 +55,7 @@ def with_captions(html: str, found: dict[str, str]) -> str:
         figure.tail, image.tail = image.tail, None
         parent.replace(image, figure)
         figure.insert(0, image)
-    inner = lxml.html.tostring(root, encoding="unicode")
-    return inner.removeprefix("<div>").removesuffix("</div>")
+    return inner_html(root)
 
 
 def published_time(document: etree._Element) -> str | None:

@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import lxml.html
 from lxml import etree
 
+from dispatch.fragments import inner_html, parse_fragment
+
 EMBEDS = ("iframe", "embed", "object", "video", "audio")
 TRIGGERS = re.compile(r"<(?:iframe|embed|object|video|audio|img)\b|subscri", re.IGNORECASE)
 TRACKER_HOSTS = frozenset(
@@ -52,7 +54,7 @@ VIMEO_ID = re.compile(r"^/video/(\d+)")
 def preclean(html: str) -> str:
     if TRIGGERS.search(html) is None:
         return html
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = parse_fragment(html)
     for element in list(root.iter(*EMBEDS)):
         _replace_embed(element)
     for image in list(root.iter("img")):
@@ -61,8 +63,7 @@ def preclean(html: str) -> str:
     for element in list(root.iter()):
         if isinstance(element.tag, str) and _is_prompt(element):
             _remove(element)
-    inner = lxml.html.tostring(root, encoding="unicode")
-    return inner.removeprefix("<div>").removesuffix("</div>")
+    return inner_html(root)
 
 
 def is_tracking_pixel(src: str, width: str | None, height: str | None) -> bool:

@@ -8,15 +8,14 @@ Other images are left alone.
 
 from __future__ import annotations
 
-import lxml.html
-
+from dispatch.fragments import inner_html, parse_fragment
 from dispatch.media.store import MediaStore
 
 
 def with_sizes(html: str, store: MediaStore) -> str:
     if store.prefix not in html:
         return html
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = parse_fragment(html)
     changed = False
     for image in root.iter("img"):
         stored = store.info(image.get("src") or "")
@@ -29,5 +28,4 @@ def with_sizes(html: str, store: MediaStore) -> str:
         changed = True
     if not changed:
         return html
-    inner = lxml.html.tostring(root, encoding="unicode")
-    return inner.removeprefix("<div>").removesuffix("</div>")
+    return inner_html(root)

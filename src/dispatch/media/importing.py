@@ -16,10 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import lxml.html
-
 from dispatch.config import Settings
 from dispatch.errors import IngestError, MediaError
+from dispatch.fragments import inner_html, parse_fragment
 from dispatch.ingest.source import Source
 from dispatch.media.store import MediaStore
 
@@ -53,7 +52,7 @@ class _Copier:
     def rewrite(self, html: str) -> str:
         if "<img" not in html.lower():
             return html
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
+        root = parse_fragment(html)
         changed = False
         for image in root.iter("img"):
             src = image.get("src") or ""
@@ -64,8 +63,7 @@ class _Copier:
                     changed = True
         if not changed:
             return html
-        inner = lxml.html.tostring(root, encoding="unicode")
-        return inner.removeprefix("<div>").removesuffix("</div>")
+        return inner_html(root)
 
     def store(self, reference: str, required: bool) -> str | None:
         path = self._locate(reference)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import lxml.html
 from markupsafe import Markup
 
+from dispatch.fragments import inner_html, parse_fragment
 from dispatch.render.environment import trim_words
 from dispatch.render.mail_text import mail_text
 from dispatch.render.merge_tags import with_defaults
@@ -62,7 +62,6 @@ def absolute_links(html: str, base: str) -> str:
     """`html` with every href/src resolved against `base` (email clients have no base URL)."""
     if not html.strip():
         return html
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = parse_fragment(html)
     root.make_links_absolute(base, resolve_base_href=False)
-    inner = lxml.html.tostring(root, encoding="unicode")
-    return inner.removeprefix("<div>").removesuffix("</div>")
+    return inner_html(root)

@@ -15,18 +15,12 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-import lxml.html
 from lxml import etree
 
+from dispatch.fragments import parse_fragment
+from dispatch.ingest.text import BLOCKS
+
 WIDTH = 72
-BLOCKS = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "caption", "dd", "details", "div",
-        "dl", "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6",
-        "header", "hgroup", "hr", "li", "nav", "ol", "p", "pre", "section", "summary",
-        "table", "tbody", "tfoot", "thead", "tr", "ul",
-    }
-)  # fmt: skip
 BREAK = "\x00"  # stands for <br> while words are joined
 SPACES = re.compile(r"[ \t\n\r\f\v]+")
 KEEP = "\ue000"  # joins an image's alt text while wrapping (a private-use character)
@@ -46,7 +40,7 @@ def mail_text(html: str, width: int = WIDTH) -> str:
     """The plain-text rendering of an article or note body (see the module docstring)."""
     if not html.strip():
         return ""
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = parse_fragment(html)
     links = _Links()
     blocks = _blocks(root, links, width)
     text = "\n\n".join(block for block in blocks if block.strip())

@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass
 from html import escape
 
-import lxml.html
 from lxml import etree
 
 from dispatch.errors import RenderError
+from dispatch.fragments import inner_html, parse_fragment
 from dispatch.render.slots import SlotKey, SlotRegistry
 
 FIELDS = ("name", "first_name", "email")
@@ -86,7 +86,7 @@ def with_defaults(html: str) -> str:
 def _rewrite(html: str, fill: object) -> str:
     if "{{" not in html:
         return html
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = parse_fragment(html)
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
@@ -95,8 +95,7 @@ def _rewrite(html: str, fill: object) -> str:
             element.text = _sub(element.text, fill)
         if element.tail and not _in_literal(element.getparent()):
             element.tail = _sub(element.tail, fill)
-    inner = lxml.html.tostring(root, encoding="unicode")
-    return inner.removeprefix("<div>").removesuffix("</div>")
+    return inner_html(root)
 
 
 def _in_literal(element: etree._Element | None) -> bool:
