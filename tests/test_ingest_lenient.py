@@ -127,3 +127,18 @@ def test_footnotes_tables_and_definition_lists(settings: Settings, tmp_path: Pat
     assert '<li id="fn1">' in html and "By eleven minutes." in fields.body_text
     assert "<table>" in html and "<td>06:12</td>" in html
     assert "<dt>Neap tide</dt>" in html and "<dd>the smallest range" in html
+
+
+def test_a_news_page_keeps_its_captions_and_time_of_day(settings: Settings) -> None:
+    source = load_file(Path(__file__).parent / "data" / "pages" / "ferry-strike.html", settings)
+    fields = build_fields(source, "ferry-strike", settings)
+    assert fields.date == datetime(2026, 11, 15, 8, 42, tzinfo=UTC)  # 09:42 +01:00
+    assert fields.canonical_url == "https://coastline.example/news/2026/11/ferry-strike"
+    html = fields.body_html
+    assert html.count("<figure>") == 2
+    assert (
+        "<figcaption>Crew members on the evening ferry, which would be the first sailing cut. "
+        "Photo: Tomas Reed</figcaption>" in html
+    )
+    assert "Passengers queue for the last boat on Thursday. Photo: Maren Holt" in fields.body_text
+    assert "Most read" not in fields.body_text and "Privacy" not in fields.body_text
