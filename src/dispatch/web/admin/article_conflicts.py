@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from dispatch.web.admin_render import render_admin
 
 router = APIRouter(prefix="/admin/articles/conflicts", include_in_schema=False)
 CONTEXT_LINES = 2
+ConflictId = Path(ge=1, le=2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ async def page(request: Request, editor: CurrentEditor = Depends(current_editor)
 
 @router.post("/{conflict_id}/accept")
 async def accept(
-    request: Request, conflict_id: int, editor: CurrentEditor = Depends(current_editor)
+    request: Request,
+    conflict_id: int = ConflictId,
+    editor: CurrentEditor = Depends(current_editor),
 ) -> Response:
     article = await store(request, resolve.accept, conflict_id, request.app.state.clock())
     return see_other(f"/admin/articles/{article.slug}/edit", "accepted")
@@ -84,7 +87,9 @@ async def accept(
 
 @router.post("/{conflict_id}/ignore")
 async def ignore(
-    request: Request, conflict_id: int, editor: CurrentEditor = Depends(current_editor)
+    request: Request,
+    conflict_id: int = ConflictId,
+    editor: CurrentEditor = Depends(current_editor),
 ) -> Response:
     await store(request, resolve.ignore, conflict_id)
     return see_other("/admin/articles/conflicts", "ignored")

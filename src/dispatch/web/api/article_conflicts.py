@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from dispatch.web.api.errors import responses
 router = APIRouter(prefix="/articles/conflicts", tags=["articles"])
 READ = Depends(api_principal("articles:read"))
 WRITE = Depends(api_principal("articles:write"))
+ConflictId = Path(ge=1, le=2**31 - 1, description="The conflict's id.")
 
 
 class ConflictOut(BaseModel):
@@ -45,7 +46,7 @@ async def list_conflicts(request: Request) -> list[ConflictOut]:
 @router.post(
     "/{conflict_id}/accept", status_code=204, dependencies=[WRITE], responses=responses(404)
 )
-async def accept(request: Request, conflict_id: int) -> None:
+async def accept(request: Request, conflict_id: int = ConflictId) -> None:
     """The source's version replaces the article (or brings back a deleted one)."""
     when = now(request)
 
@@ -58,6 +59,6 @@ async def accept(request: Request, conflict_id: int) -> None:
 @router.post(
     "/{conflict_id}/ignore", status_code=204, dependencies=[WRITE], responses=responses(404)
 )
-async def ignore(request: Request, conflict_id: int) -> None:
+async def ignore(request: Request, conflict_id: int = ConflictId) -> None:
     """Keep the article as it is; this version of its source is not offered again."""
     await in_store(request, lambda s: resolve.ignore(s, conflict_id) and None)
