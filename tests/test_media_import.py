@@ -106,6 +106,9 @@ def test_feeds_and_email_carry_absolute_media_urls(
     assert stored is not None
     with db.session() as session:
         files = {f.path: f.content for f in build_feeds(session, settings)}
+    for name in ("rss.xml", "atom.xml"):
+        etree.fromstring(files[name])  # well-formed XML
+        assert not feedparser.parse(files[name]).bozo, name
     rss = feedparser.parse(files["rss.xml"])
     (enclosure,) = rss.entries[0].enclosures
     assert enclosure.href == stored.url
