@@ -181,6 +181,7 @@ def import_entries(
     now (a feed cannot schedule here). Without `shorten` (a malformed feed), an entry
     whose text is shorter than its article's is not applied ("kept")."""
     counts: Counter[Action | str] = Counter()
+    claimed: set[int] = set()  # an article is one entry's, even when two share a link
     for entry in entries:
         source_id = f"{source.key}:{entry.ident}"
         if not shorten and _would_shorten(session, source_id, entry):
@@ -195,7 +196,7 @@ def import_entries(
         origin = Origin(UPSTREAM_SOURCE, source_id, entry.link, keep_published_at=True)
         try:
             item = as_source(entry, source.section, date)
-            imported = upsert(session, settings, item, origin, now)
+            imported = upsert(session, settings, item, origin, now, claimed)
         except (IngestError, ValueError) as exc:
             log.warning("upstream %s: entry %s skipped: %s", source.key, entry.ident, exc)
             counts["skipped"] += 1
