@@ -175,3 +175,15 @@ def test_a_saved_web_page_keeps_remote_images(
     )
     assert _import(db, settings, page).ok
     assert 'src="https://blog.example/posts/pics/a.png"' in _article(db).body_html
+
+
+def test_a_root_relative_image_not_in_the_folder_stays_a_site_link(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "tides.md"
+    path.write_text("---\ntitle: Tides\nimage: /static/tide.jpg\n---\n\nBody.\n", encoding="utf-8")
+    report = _import(db, settings, path)
+    assert report.ok, report.failed
+    (warning,) = report.warnings
+    assert 'image "/static/tide.jpg" is not in' in warning.message
+    assert _article(db).image == f"{settings.site.base_url}/static/tide.jpg"

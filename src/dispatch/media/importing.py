@@ -6,8 +6,9 @@ same. Each such file is checked and resized (`images`), stored (`store`), and th
 reference replaced by its media URL, before the article is stored: a missing file, a
 file that is not an image, or a path that leaves the content folder (the folder named
 on the command line, `../../etc/passwd`) fails the article with a clear error, and no
-part of it is saved. A reference that is not on disk is left for the sanitiser to
-resolve against the article's canonical URL when it has one (a saved web page).
+part of it is saved. A reference that is not on disk is left as a link when it can
+mean a page on the web: a root-relative path (`/static/tide.jpg`, the site's own URL
+space, with a warning), or any path in an article with a canonical URL (a saved page).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from dispatch.config import Settings
 from dispatch.errors import IngestError, MediaError
 from dispatch.fragments import inner_html, parse_fragment
+from dispatch.ingest.document import IngestWarning
 from dispatch.ingest.source import Source
 from dispatch.media.store import MediaStore
 
@@ -31,11 +33,15 @@ def copy_images(source: Source, root: Path, settings: Settings) -> Source:
     image = source.meta.image
     meta = source.meta
     if image and _is_local(image):
-        stored = copier.store(image, required=True)
-        meta = meta.model_copy(update={"image": stored})
-    if html == source.extracted.html and meta is source.meta:
+        stored = copier.store(image, required=not copier.has_url)
+        if stored is not None:
+            meta = meta.model_copy(update={"image": stored})
+    if html == source.extracted.html and meta is source.meta and not copier.warnings:
         return source
-    return replace(source, meta=meta, extracted=replace(source.extracted, html=html))
+    extracted = replace(source.extracted, html=html)
+    return replace(
+        source, meta=meta, extracted=extracted, warnings=source.warnings + tuple(copier.warnings)
+    )
 
 
 def _is_local(reference: str) -> bool:
@@ -48,6 +54,7 @@ class _Copier:
         self.source, self.root, self.store_ = source, root, store
         self.limits = (settings.media.max_bytes, settings.media.max_pixels)
         self.has_url = bool(source.meta.canonical_url or source.extracted.canonical_url)
+        self.warnings: list[IngestWarning] = []
 
     def rewrite(self, html: str) -> str:
         if "<img" not in html.lower():
@@ -69,6 +76,10 @@ class _Copier:
         path = self._locate(reference)
         if not path.is_file():
             if not required:
+                return None
+            if reference.strip().startswith("/"):
+                note = f'image "{reference}" is not in {self.root}: left as a link on this site'
+                self.warnings.append(IngestWarning(self.source.path, 1, note))
                 return None
             raise self._error(reference, f"no such file: {path}")
         try:
