@@ -64,7 +64,7 @@ def test_list_show_publish_unpublish(cli: Cli, db: Database) -> None:
     assert _status(db, draft) == (ArticleStatus.DRAFT, published_at)
 
 
-def test_delete_asks_unless_yes(cli: Cli, db: Database) -> None:
+def test_delete_asks_unless_yes(cli: Cli, db: Database, tmp_path: Path) -> None:
     cli("articles", "import", str(TIDES))
     refused = cli("articles", "delete", "tide-tables", input="n\n")
     assert refused.exit_code == 1
@@ -72,8 +72,13 @@ def test_delete_asks_unless_yes(cli: Cli, db: Database) -> None:
     confirmed = cli("articles", "delete", "tide-tables", input="y\n")
     assert confirmed.exit_code == 0, confirmed.output
     assert cli("articles", "show", "tide-tables").exit_code == 2
-    cli("articles", "import", str(TIDES))
-    assert cli("articles", "delete", "--yes", "tide-tables").exit_code == 0
+    again = cli("articles", "import", str(TIDES))  # an editor's deletion sticks
+    assert "deleted   tide-tables" in again.output and again.exit_code == 0
+    assert cli("articles", "show", "tide-tables").exit_code == 2
+    other = tmp_path / "other.md"
+    other.write_text("---\ntitle: Other\n---\n\nBody.\n", encoding="utf-8")
+    cli("articles", "import", str(other))
+    assert cli("articles", "delete", "--yes", "other").exit_code == 0
 
 
 @pytest.mark.parametrize("command", ["show", "publish", "unpublish", "delete"])

@@ -77,6 +77,11 @@ def _populate(run: Run, folder: Path) -> None:
     ok(run("articles", "import", str(moved)))
     moved.write_text(body.format(slug="new-place"), encoding="utf-8")
     ok(run("articles", "import", str(moved)))  # leaves an article_slugs row
+    ok(run("articles", "unpublish", "new-place"))  # an editor's change: the source now waits
+    moved.write_text(body.format(slug="new-place") + "More text.\n", encoding="utf-8")
+    ok(run("articles", "import", str(moved)))  # an article_conflicts row
+    # an imported article deleted by an editor: an article_tombstones row
+    ok(run("articles", "delete", "--yes", "notes-for-a-column-on-lighthouse-keepers"))
     people = DATA / "subscribers" / "people.csv"
     ok(run("subscribers", "import", str(people), "--list", "morning-briefing", "--confirmed"))
     ok(run("subscribers", "suppress", "gone@example.com"))
@@ -167,7 +172,7 @@ def test_copy_to_sqlite_then_refuses_a_non_empty_target(tmp_path: Path, source: 
         assert f"\n  {table.name}: " in result.output
     again = copy_with_cli(tmp_path, source, target)
     assert again.exit_code == 2
-    assert "is not empty (table articles has" in again.output
+    assert "is not empty (table " in again.output and "db copy only fills an empty" in again.output
 
 
 def test_verify_finds_a_changed_row(tmp_path: Path, source: str) -> None:

@@ -11,7 +11,7 @@ from dispatch.ingest.files import Kind, decode, discover, kind_of, read_text
 def test_reads_utf8_and_normalises_line_endings(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_bytes("\ufeffTitle \u2011 one\r\n\r\nBody\r\n".encode())
-    assert read_text(path, 1000) == "Title \u2011 one\n\nBody\n"
+    assert read_text(path, 1000).text == "Title \u2011 one\n\nBody\n"
 
 
 def test_empty_file_is_refused(tmp_path: Path) -> None:
@@ -36,17 +36,32 @@ def test_oversize_file_is_refused_before_reading(tmp_path: Path) -> None:
     path.write_text("x" * 101)
     with pytest.raises(IngestError, match="101 bytes, over the 100-byte limit"):
         read_text(path, 100)
-    assert read_text(path, 101) == "x" * 101
+    assert read_text(path, 101).text == "x" * 101
 
 
-def test_non_utf8_reports_line_and_byte(tmp_path: Path) -> None:
+def test_non_utf8_is_guessed_and_the_guess_reported(tmp_path: Path) -> None:
     path = tmp_path / "latin1.md"
     path.write_bytes("Title\n\nfine line\ncaf\u00e9 au lait\n".encode("latin-1"))
+    decoded = read_text(path, 1000)
+    assert decoded.text == "Title\n\nfine line\ncaf\u00e9 au lait\n"
+    (warning,) = decoded.warnings
+    assert warning.line == 4
+    assert str(warning).startswith(f"{path}:4: warning: not UTF-8 (first odd byte 0xe9")
+
+
+def test_bytes_no_encoding_explains_are_refused_with_line_and_byte() -> None:
+    data = b"Title\n\n" + bytes([0x81, 0x8D, 0x8F, 0x90, 0x9D, 0xFF, 0xFE, 0xFD]) * 3
     with pytest.raises(IngestError) as caught:
-        read_text(path, 1000)
-    assert caught.value.line == 4
-    assert caught.value.reason == "not UTF-8: byte 0xe9 at column 4"
-    assert str(caught.value).startswith(f"{path}:4: not UTF-8")
+        decode(Path("junk.txt"), data, 1000)
+    assert caught.value.line == 3
+    assert caught.value.reason == "not UTF-8: byte 0x81 at column 1"
+
+
+def test_utf16_with_a_bom_is_read() -> None:
+    text = "Title\r\n\r\nA \u201cUnicode text\u201d export from Word.\r\n"
+    decoded = decode(Path("word.txt"), b"\xff\xfe" + text.encode("utf-16-le"), 1000)
+    assert decoded.text == "Title\n\nA \u201cUnicode text\u201d export from Word.\n"
+    assert decoded.warnings == ()
 
 
 def test_decode_applies_the_same_checks_to_uploads() -> None:

@@ -45,7 +45,7 @@ def test_whole_page_main_content_and_metadata_are_extracted(settings: Settings) 
     assert fields.title == "Night ferries return to the northern harbour"
     assert fields.author == "Maren Holt"
     assert fields.canonical_url == "https://coastline.example/news/2025/03/night-ferries-return"
-    assert fields.date == datetime(2025, 3, 14, tzinfo=UTC)
+    assert fields.date == datetime(2025, 3, 14, 6, 30, tzinfo=UTC)  # article:published_time
     assert fields.body_text.startswith("For the first time in eleven years")
     assert fields.body_text.endswith("without any change.")
     assert "A smaller, quieter boat" in fields.body_text

@@ -71,7 +71,8 @@ def test_unknown_status() -> None:
     error = _error("---\ntitle: T\nstatus: live\n---\nBody\n")
     assert error.line == 3
     assert (
-        error.reason == "front matter: status: Input should be 'draft' or 'published' (got 'live')"
+        error.reason
+        == "front matter: status: Input should be 'draft', 'published' or 'scheduled' (got 'live')"
     )
 
 

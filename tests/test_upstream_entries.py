@@ -8,7 +8,8 @@ import pytest
 
 from conftest import DATA
 from dispatch.errors import UpstreamError
-from dispatch.ingest.upstream_entries import FeedEntry, as_source, parse_feed
+from dispatch.ingest.upstream_entries import FeedEntry, as_source
+from dispatch.ingest.upstream_read import parse_feed
 
 FEED_URL = "https://feeds.example.com/harbour/rss"
 
@@ -109,7 +110,9 @@ def test_plain_text_content_is_escaped_into_paragraphs() -> None:
 def test_a_page_that_is_not_a_feed_is_refused() -> None:
     page = (DATA / "upstream" / "not-a-feed.html").read_bytes()
 
-    with pytest.raises(UpstreamError, match=r"not an RSS or Atom feed \(served as text/html\)"):
+    with pytest.raises(
+        UpstreamError, match=r"not an RSS, Atom or JSON feed \(served as text/html\)"
+    ):
         parse_feed(page, "text/html", FEED_URL)
 
 

@@ -349,7 +349,7 @@ def test_a_page_that_is_not_a_feed_is_an_error(
     [result] = poll_all(db, settings, now=clock).results
 
     assert result.outcome is Outcome.FAILED and result.http_status == 200
-    assert "not an RSS or Atom feed (served as text/html" in (result.error or "")
+    assert "not an RSS, Atom or JSON feed (served as text/html" in (result.error or "")
     assert state(db).failures == 1
 
 

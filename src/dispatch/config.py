@@ -265,6 +265,13 @@ class IngestSettings(Section):
     chrome_lines: tuple[str, ...] = DEFAULT_CHROME
 
 
+class MediaSettings(Section):
+    """Images (`public_dir/media/`): uploaded in the admin or API, or beside article files."""
+
+    max_bytes: int = Field(default=20_000_000, ge=1)  # larger image files are refused
+    max_pixels: int = Field(default=40_000_000, ge=1)  # width x height; larger are refused
+
+
 def _feed_url(value: str) -> str:
     """An absolute http(s) URL, kept exactly as written (a feed's trailing slash matters)."""
     parts = urlsplit(value)
@@ -358,6 +365,7 @@ class Settings(Section):
     branding: BrandingSettings = BrandingSettings()
     templates: TemplatesSettings = TemplatesSettings()
     ingest: IngestSettings = IngestSettings()
+    media: MediaSettings = MediaSettings()
     upstream: UpstreamSettings = UpstreamSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     executor: ExecutorSettings = ExecutorSettings()

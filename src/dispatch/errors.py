@@ -16,6 +16,10 @@ The tree::
     ├── RenderError                    a template cannot be rendered or compiled (names it)
     ├── PublishError                   a static file cannot be written or removed (path)
     ├── CampaignError                  a campaign cannot do what was asked (id, status, why)
+    ├── ScheduleError(DispatchError, ValueError)
+    │                                  an article cannot be scheduled as asked (time, why)
+    ├── MediaError(DispatchError, ValueError)
+    │                                  an image cannot be stored (name, why)
     ├── UpstreamError                  an upstream feed cannot be fetched or parsed (url, why)
     ├── SchedulerLocked                another scheduler already runs for this database (holder)
     ├── AuthError                      a login, session cookie or API token is refused (why)
@@ -94,6 +98,14 @@ class TokenExpired(TokenError):
 
 class CampaignError(DispatchError):
     """A campaign cannot be created, started, paused, resumed or cancelled as asked."""
+
+
+class ScheduleError(DispatchError, ValueError):
+    """An article cannot be scheduled, rescheduled or unscheduled as asked; says why."""
+
+
+class MediaError(DispatchError, ValueError):
+    """An image is refused (not an image, too large, unsupported); names it and says why."""
 
 
 class PublishError(DispatchError):

@@ -13,6 +13,8 @@ run is for (`scheduler.ContextExecutor`). Tests call jobs the same way.
   outage paused, hand interrupted ones to the executor.
 - `refresh_feeds` (interval safety net) and `watch_articles` (debounced rebuild).
 - `poll_upstream`: upstream RSS/Atom feeds → articles.
+- `publish_scheduled`: scheduled articles whose time came are marked published, the
+  feeds rebuilt (WebSub pinged) at once, and their one-off sends started.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from dispatch.logs import event
 from dispatch.metrics import Metrics
 from dispatch.publish import publish_feeds
 from dispatch.render.feeds import build_feeds
+from dispatch.scheduled import publish_due
 from dispatch.store.database import Database
 from dispatch.store.models import DigestRun
 
@@ -189,7 +192,7 @@ def refresh_feeds(trigger: str = "interval", *, run: Run | None = None) -> int:
     with ctx.feeds_lock:
         with ctx.db.session() as session:
             seen = fingerprint(session)
-            files = build_feeds(session, ctx.settings)
+            files = build_feeds(session, ctx.settings, ctx.clock())
         report = publish_feeds(ctx.settings, files, client=ctx.http_client, now=ctx.clock())
         ctx.watcher.mark_built(seen)
     ctx.metrics.feed_builds.labels(trigger).inc()
@@ -206,6 +209,22 @@ def watch_articles(*, run: Run | None = None) -> int | None:
     if ctx.watcher.observe(current, ctx.clock()):
         return refresh_feeds("change", run=run)
     return None
+
+
+def publish_scheduled(*, run: Run | None = None) -> list[str]:
+    """Publish the scheduled articles whose time came; the slugs published."""
+    ctx = _bound(run).context
+    if ctx.stop.is_set():
+        return []
+    with ctx.db.session() as session:
+        done = publish_due(session, ctx.settings, ctx.clock())
+    if not done.slugs:
+        return []
+    event(log, "articles.published", articles=",".join(done.slugs), sends=len(done.campaigns))
+    refresh_feeds("scheduled", run=run)
+    for campaign_id in done.campaigns:
+        ctx.executor.submit(campaign_id)
+    return done.slugs
 
 
 def poll_upstream(*, run: Run | None = None) -> PollReport:

@@ -1,9 +1,5 @@
-"""The one writer of static files: feeds go to disk here and nowhere else.
-
-A file is written only when its bytes differ from what is on disk, through a
-temporary file in the same folder, `fsync`, then `os.replace` (readers see the old
-file or the new one, never half of one) and an `fsync` of the folder. Unchanged files
-are not touched, so their modification times and the web server's caches stay valid.
+"""Publishing feeds: every feed file goes to disk here (through `atomic.write_file`:
+only when its bytes changed, atomically, fsynced).
 
 `publish_feeds()` writes a build from `render.feeds.build_feeds()`, removes the files
 of feeds that no longer exist (a section whose articles were all unpublished, a list
@@ -17,8 +13,6 @@ feed.json) under `feeds.public_dir`, and the folders it leaves empty there.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import httpx
 
+from dispatch.atomic import sync_folder, write_file
 from dispatch.config import Settings
 from dispatch.errors import PublishError
 from dispatch.logs import event
@@ -44,7 +39,6 @@ from dispatch.websub import (
 )
 
 log = logging.getLogger(__name__)
-FILE_MODE = 0o644  # world-readable: a web server or CDN sync serves these files
 
 
 @dataclass(frozen=True)
@@ -135,35 +129,6 @@ def save_pending(root: Path, pending: list[PendingPing]) -> None:
         _remove(path)
 
 
-def write_file(path: Path, content: bytes) -> bool:
-    """Atomically make `path` hold `content`; False (nothing written) when it already does."""
-    with suppress(OSError):  # missing or unreadable: (re)write it, which reports errors
-        if path.read_bytes() == content:
-            return False
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _replace(path, content)
-        _sync_folder(path.parent)
-    except OSError as exc:
-        raise PublishError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    return True
-
-
-def _replace(path: Path, content: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, FILE_MODE)
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
 def remove_orphans(root: Path, keep: set[str]) -> list[str]:
     """Delete list/section feed files not in `keep`; return their relative paths."""
     removed = []
@@ -182,7 +147,7 @@ def remove_orphans(root: Path, keep: set[str]) -> list[str]:
 def _remove(path: Path) -> None:
     try:
         path.unlink()
-        _sync_folder(path.parent)
+        sync_folder(path.parent)
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -195,14 +160,3 @@ def _inside(root: Path, relative: str) -> Path:
     if parts.is_absolute() or ".." in parts.parts or not parts.parts:
         raise PublishError(f"{relative!r}: not a relative path under {root}")
     return root.joinpath(*parts.parts)
-
-
-def _sync_folder(folder: Path) -> None:
-    """fsync a folder so a rename or unlink in it survives a crash (POSIX only)."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

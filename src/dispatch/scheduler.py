@@ -8,6 +8,7 @@ on the same database, explicit ids, `replace_existing=True`, `coalesce=True`,
     feeds:refresh       every feed_refresh_minutes           persistent (safety net)
     upstream:poll       every minute (sources that are due)  persistent
     campaigns:run-due   every run_due_seconds, and at start  in memory
+    articles:publish    every run_due_seconds, and at start  in memory (scheduled articles)
     feeds:watch         every few seconds (debounce)         in memory
 
 At start the scheduler runs paused while jobs are (re)registered. A job whose trigger
@@ -213,6 +214,7 @@ class SchedulerService:
         now = datetime.now(UTC)
         due = _every(self.settings.run_due_seconds)
         self._add("campaigns:run-due", jobs.run_due_campaigns, due, "memory", next_run_time=now)
+        self._add("articles:publish", jobs.publish_scheduled, due, "memory", next_run_time=now)
         watch = _every(max(1.0, self.settings.debounce_seconds / 2))
         self._add("feeds:watch", jobs.watch_articles, watch, "memory")
 

@@ -38,10 +38,17 @@ def declared_routes() -> set[tuple[str, str]]:
     from fastapi.routing import APIRoute
 
     from dispatch.web import api_auth
-    from dispatch.web.api import articles, campaigns, lists, subscribers
+    from dispatch.web.api import (
+        article_conflicts,
+        articles,
+        campaigns,
+        lists,
+        media,
+        subscribers,
+    )
 
     found = {(m, route.path) for route in api_auth.router.routes for m in route.methods}  # type: ignore[attr-defined]
-    for module in (articles, lists, subscribers, campaigns):
+    for module in (article_conflicts, articles, media, lists, subscribers, campaigns):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             found |= {(method, f"/api{route.path}") for method in route.methods}

@@ -19,7 +19,10 @@ from dispatch.ingest.markdown import renderer as markdown_renderer
 from dispatch.ingest.sanitize import sanitize_html
 from dispatch.ingest.text import html_to_text, trim
 from dispatch.render.email import PREHEADER_CHARS, EmailRenderer
+from dispatch.render.mail_text import mail_text
+from dispatch.render.merge_tags import check_subject, to_slots, with_defaults
 from dispatch.render.prepared import PreparedEmail
+from dispatch.render.slots import SlotRegistry
 from dispatch.store.models import Article, Campaign, CampaignKind
 
 TEST_PREFIX = "[TEST] "
@@ -29,13 +32,18 @@ class CampaignRenderer(EmailRenderer):
     """`EmailRenderer` plus one-off notes."""
 
     def note(self, list_slug: str, subject: str, body_markdown: str, key: str) -> PreparedEmail:
+        """The note; its merge tags (`render.merge_tags`) are filled per recipient."""
         item = self.settings.list(list_slug)
+        check_subject(subject)
         html = sanitize_html(markdown_renderer().render(body_markdown), self.urls.home())
-        text = html_to_text(html)
-        extra = {"note_html": Markup(html), "note_text": text}
         subject = " ".join(subject.split())
-        preheader = trim(" ".join(text.split()), PREHEADER_CHARS)
-        return self._prepare("note", item, key, subject, preheader, None, extra)
+        preheader = trim(" ".join(with_defaults(html_to_text(html)).split()), PREHEADER_CHARS)
+
+        def personalise(registry: SlotRegistry) -> dict[str, object]:
+            body = to_slots(html, registry)
+            return {"note_html": Markup(body), "note_text": mail_text(body)}
+
+        return self._prepare("note", item, key, subject, preheader, None, {}, personalise)
 
 
 def render_campaign(

@@ -6,6 +6,9 @@ or paused — so that no article goes out twice, and none is lost to a digest th
 nobody), or, for a list's first digest, since one schedule period back. The cut-off is
 exact: a digest selects articles published up to its own `created_at`, and the next one
 starts there. Nothing new → no campaign.
+An article the list already got as a one-off (sent or on its way, not a test) is left
+out of its digests, unless the editor includes it by slug (`DigestPlan.left_out` names
+those left out, so that a preview can offer them).
 
 Every campaign is created as a draft, or `scheduled` when given a time (never in the
 past); `start.start_campaign` renders and freezes it when sending begins.
@@ -13,6 +16,7 @@ past); `start.start_campaign` renders and freezes it when sending begins.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -66,6 +70,7 @@ class DigestPlan:
     since: datetime
     until: datetime
     articles: list[Article] = field(default_factory=list)
+    left_out: list[Article] = field(default_factory=list)  # sent to the list as one-offs
 
 
 def plan_digest(
@@ -74,20 +79,31 @@ def plan_digest(
     list_slug: str,
     now: datetime,
     since: datetime | None = None,
+    include: Collection[str] = (),
 ) -> DigestPlan:
     """The articles a digest of `list_slug` would carry if created at `now`: those since
-    `since` when given (an editor's choice), else since the previous digest."""
+    `since` when given (an editor's choice), else since the previous digest; without
+    those the list got as one-offs, unless their slugs are in `include`."""
     item = settings.list(list_slug)
-    if since is not None:
-        return DigestPlan(
-            list_slug, since, now, select_articles(session, item.sections, since, now)
-        )
     mailing_list = get_list(session, list_slug)
+    if since is None:
+        since = _previous_digest(session, mailing_list) or default_since(
+            item.schedule, settings.list_timezone(item), now
+        )
+    found = select_articles(session, item.sections, since, now)
+    sent = sent_as_one_off(session, mailing_list, [a.id for a in found])
+    kept = [a for a in found if a.id not in sent or a.slug in include]
+    left_out = [a for a in found if a.id in sent and a.slug not in include]
+    return DigestPlan(list_slug, since, now, kept, left_out)
+
+
+def _previous_digest(session: Session, mailing_list: MailingList) -> datetime | None:
+    """When the latest digest that reached somebody, or is on its way, was created."""
     reached = exists().where(
         Delivery.campaign_id == Campaign.id,
         Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.BOUNCED)),
     )
-    previous = session.scalar(
+    return session.scalar(
         select(Campaign.created_at)
         .where(
             Campaign.list_id == mailing_list.id,
@@ -99,8 +115,24 @@ def plan_digest(
         .order_by(Campaign.created_at.desc())
         .limit(1)
     )
-    since = previous or default_since(item.schedule, settings.list_timezone(item), now)
-    return DigestPlan(list_slug, since, now, select_articles(session, item.sections, since, now))
+
+
+def sent_as_one_off(
+    session: Session, mailing_list: MailingList, article_ids: list[int]
+) -> set[int]:
+    """Which of `article_ids` the list got (or is getting) as a one-off send."""
+    if not article_ids:
+        return set()
+    rows = session.scalars(
+        select(Campaign.article_ids).where(
+            Campaign.list_id == mailing_list.id,
+            Campaign.kind == CampaignKind.ONE_OFF,
+            Campaign.test_to.is_(None),
+            Campaign.status.in_(ON_ITS_WAY),
+        )
+    )
+    wanted = set(article_ids)
+    return {article_id for ids in rows for article_id in ids or () if article_id in wanted}
 
 
 def create_digest(

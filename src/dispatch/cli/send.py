@@ -44,20 +44,33 @@ def digest(
         metavar="TIME",
         help="Carry articles published after this instead (ISO 8601; no offset = list's zone).",
     ),
+    include: list[str] = typer.Option(
+        [],
+        "--include",
+        metavar="SLUG",
+        help="Carry this article even though the list got it as a one-off (repeatable).",
+    ),
     test_to: str | None = typer.Option(None, "--test-to", metavar="EMAIL", help=TEST_HELP),
     at: str | None = typer.Option(None, "--at", metavar="TIME", help=AT_HELP),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
     allow_empty: bool = typer.Option(False, "--allow-empty", help=EMPTY_HELP),
 ) -> None:
-    """The list's articles published since its previous digest (nothing new: no send)."""
+    """The list's articles published since its previous digest (nothing new: no send).
+    Articles the list already got as one-off sends are left out unless --include'd."""
     context = app_context(ctx)
     settings = context.settings()
     zone = settings.list_timezone(settings.list(list_slug))
     start = parse_time(since, zone) if since else None
 
     def make(session: Session, now: datetime, options: Options) -> Created | None:
-        plan = plan_digest(session, settings, list_slug, now, since=start)
+        plan = plan_digest(session, settings, list_slug, now, since=start, include=include)
+        for skipped in plan.left_out:
+            console.print(
+                f"Left out {skipped.slug}: {list_slug} got it as a one-off "
+                f"(--include {skipped.slug} to carry it anyway).",
+                markup=False,
+            )
         if not plan.articles:
             since = plan.since.astimezone(
                 ZoneInfo(settings.list_timezone(settings.list(list_slug)))

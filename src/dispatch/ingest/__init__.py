@@ -9,7 +9,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dispatch.ingest.importer import Action, Imported, ImportReport, import_paths, upsert
+    from dispatch.ingest.importer import (
+        Action,
+        Imported,
+        ImportReport,
+        Origin,
+        import_paths,
+        save_edit,
+        upsert,
+    )
     from dispatch.ingest.source import Source, load_file, parse_source
 
 # Loaded on first use: importing one module of the package (`ingest.markdown` for an
@@ -18,7 +26,9 @@ _LAZY = {
     "Action": "importer",
     "ImportReport": "importer",
     "Imported": "importer",
+    "Origin": "importer",
     "import_paths": "importer",
+    "save_edit": "importer",
     "upsert": "importer",
     "Source": "source",
     "load_file": "source",
@@ -36,9 +46,11 @@ __all__ = [
     "Action",
     "ImportReport",
     "Imported",
+    "Origin",
     "Source",
     "import_paths",
     "load_file",
     "parse_source",
+    "save_edit",
     "upsert",
 ]

@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class IngestWarning:
+    """Something an import fixed or guessed on its own: the file still imports, and the
+    report says what was done so that an editor can check it (`path:line: warning: …`)."""
+
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: warning: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -20,3 +34,4 @@ class Extracted:
     date: str | None = None
     canonical_url: str | None = None
     image: str | None = None
+    image_alt: str | None = None

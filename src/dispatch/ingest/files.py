@@ -1,14 +1,14 @@
-"""Finding article files and reading them safely: size, emptiness, binary, UTF-8."""
+"""Finding article files and reading them safely (bytes → text: `decoding`)."""
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from dispatch.errors import IngestError
+from dispatch.ingest.decoding import Decoded, decode
 
 
 class Kind(StrEnum):
@@ -39,6 +39,12 @@ def kind_of(path: Path) -> Kind:
 class Discovery:
     files: list[Path] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
+    # The folder each file was found in as named by the user (or a named file's own
+    # folder): the content root its relative references (images) may not leave.
+    roots: dict[Path, Path] = field(default_factory=dict)
+
+    def rooted(self) -> list[tuple[Path, Path]]:
+        return [(path, self.roots.get(path, path.parent)) for path in self.files]
 
 
 def discover(paths: Iterable[Path | str]) -> Discovery:
@@ -50,11 +56,13 @@ def discover(paths: Iterable[Path | str]) -> Discovery:
     found = Discovery()
     seen: set[Path] = set()
     for path in paths:
+        root = Path(path) if Path(path).is_dir() else Path(path).parent
         for item in _expand(Path(path), found.errors):
             resolved = item.resolve()
             if resolved not in seen:
                 seen.add(resolved)
                 found.files.append(item)
+                found.roots[item] = root
     return found
 
 
@@ -78,7 +86,7 @@ def _expand(path: Path, errors: list[IngestError]) -> list[Path]:
     return [path]
 
 
-def read_text(path: Path, max_bytes: int) -> str:
+def read_text(path: Path, max_bytes: int) -> Decoded:
     """The file's text with line endings normalised to LF, or IngestError saying why not."""
     try:
         size = path.stat().st_size
@@ -89,30 +97,3 @@ def read_text(path: Path, max_bytes: int) -> str:
     except OSError as exc:
         raise IngestError(path, f"cannot read: {exc.strerror or exc}") from exc
     return decode(path, data, max_bytes)
-
-
-def decode(path: Path, data: bytes, max_bytes: int) -> str:
-    """Check raw bytes the way `read_text` does (also for uploads that are not files)."""
-    if len(data) > max_bytes:
-        raise IngestError(path, f"file is over the {max_bytes:,}-byte limit")
-    data = data.removeprefix(codecs.BOM_UTF8)
-    if not data.strip():
-        raise IngestError(path, "file is empty")
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise IngestError(path, "binary file (contains NUL bytes)", _line_at(data, nul))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = data[exc.start : exc.start + 1].hex()
-        reason = f"not UTF-8: byte 0x{bad} at column {_column_at(data, exc.start)}"
-        raise IngestError(path, reason, _line_at(data, exc.start)) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _line_at(data: bytes, index: int) -> int:
-    return data.count(b"\n", 0, index) + 1
-
-
-def _column_at(data: bytes, index: int) -> int:
-    return index - (data.rfind(b"\n", 0, index) + 1) + 1

@@ -1,4 +1,5 @@
-"""HTML sources: fragments as written, whole web pages through trafilatura."""
+"""HTML sources: fragments as written, whole web pages through trafilatura (with their
+figure captions and publication time put back: `page_details`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from lxml import etree
 from trafilatura.metadata import extract_metadata
 
 from dispatch.errors import IngestError
+from dispatch.fragments import parse_fragment
 from dispatch.ingest.document import Extracted
 from dispatch.ingest.metadata import is_http_url
+from dispatch.ingest.page_details import captions, published_time, with_captions
 
 WHOLE_PAGE = re.compile(r"<!doctype\s+html|<html[\s>]|<body[\s>]", re.IGNORECASE)
 
@@ -46,14 +49,22 @@ def parse_page(path: Path, html: str, url: str | None) -> Extracted:
     if not body:
         raise IngestError(path, "no article text found in the page")
     heading, body = split_leading_h1(_inner_body(body))
+    document = lxml.html.document_fromstring(html)
     return Extracted(
         title=meta.title or heading,
-        html=body,
+        html=with_captions(body, captions(document)),
         author=meta.author,
-        date=meta.date,
+        date=_precise(meta.date, published_time(document)),
         canonical_url=page_url,
         image=meta.image if meta.image and is_http_url(meta.image) else None,
     )
+
+
+def _precise(day: str | None, timestamp: str | None) -> str | None:
+    """The page's full timestamp when it agrees with trafilatura's date (or there is none)."""
+    if timestamp and (not day or timestamp.startswith(day)):
+        return timestamp
+    return day
 
 
 def _inner_body(document: str) -> str:
@@ -72,7 +83,7 @@ def split_leading_h1(html: str) -> tuple[str | None, str]:
     """
     if "<h1" not in html.lower():
         return None, html
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = parse_fragment(html)
     first = root[0] if len(root) else None
     if (root.text or "").strip() or first is None or first.tag != "h1":
         return None, html

@@ -1,4 +1,5 @@
-"""Markdown sources, rendered with markdown-it-py (CommonMark plus tables and strikethrough).
+"""Markdown sources, rendered with markdown-it-py: CommonMark plus tables and strikethrough,
+and (mdit-py-plugins) footnotes and definition lists.
 
 Raw HTML inside Markdown is allowed here because every body is sanitised afterwards.
 """
@@ -6,14 +7,19 @@ Raw HTML inside Markdown is allowed here because every body is sanitised afterwa
 from __future__ import annotations
 
 from markdown_it import MarkdownIt
+from mdit_py_plugins.deflist import deflist_plugin
+from mdit_py_plugins.footnote import footnote_plugin
 
 from dispatch.ingest.document import Extracted
 from dispatch.ingest.html import split_leading_h1
 
 
 def renderer() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True, "typographer": False}).enable(
-        ["table", "strikethrough"]
+    return (
+        MarkdownIt("commonmark", {"html": True, "typographer": False})
+        .enable(["table", "strikethrough"])
+        .use(footnote_plugin)
+        .use(deflist_plugin)
     )
 
 

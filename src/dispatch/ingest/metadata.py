@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import frontmatter
 import yaml
@@ -20,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from slugify import slugify
 
 from dispatch.errors import IngestError
+from dispatch.ingest.dates import parse_date, to_datetime
+
+__all__ = ["FrontMatter", "Split", "is_http_url", "split", "to_datetime"]
 
 HANDLER = frontmatter.YAMLHandler()
 
@@ -38,10 +40,29 @@ class FrontMatter(BaseModel):
     tags: list[str] = []
     summary: str | None = None
     image: str | None = None
+    image_alt: str | None = None
+    image_caption: str | None = None
     canonical_url: str | None = None
-    status: Literal["draft", "published"] = "published"
+    status: Literal["draft", "published", "scheduled"] = "published"
+    send_to: list[str] = []  # lists that get it as a one-off when it is published
 
-    @field_validator("title", "slug", "author", "section", "summary", "image", "canonical_url")
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_text(cls, value: Any) -> Any:
+        """YAML reads ISO dates itself; other written forms arrive as text."""
+        return parse_date(value) if isinstance(value, str) else value
+
+    @field_validator(
+        "title",
+        "slug",
+        "author",
+        "section",
+        "summary",
+        "image",
+        "image_alt",
+        "image_caption",
+        "canonical_url",
+    )
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -52,7 +73,7 @@ class FrontMatter(BaseModel):
         """Sections are keys ("World News" → "world-news"), matched against list sections."""
         return slugify(value) or None if value is not None else None
 
-    @field_validator("tags")
+    @field_validator("tags", "send_to")
     @classmethod
     def _clean_tags(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(tag.strip() for tag in value if tag.strip()))
@@ -72,16 +93,24 @@ class Split:
     has_front_matter: bool
 
 
-def split(path: Path, text: str) -> Split:
-    """Separate and validate the front matter (if the text starts with `---`)."""
+def split(path: Path, text: str, defaults: dict[str, Any] | None = None) -> Split:
+    """Separate and validate the front matter (if the text starts with `---`); keys in
+    `defaults` (a sidecar file's) apply where the front matter does not set them."""
     if not HANDLER.detect(text):
-        return Split(FrontMatter(), text, has_front_matter=False)
+        return Split(_validate(path, dict(defaults or {}), ""), text, has_front_matter=False)
     try:
         raw_meta, body = HANDLER.split(text)
     except ValueError:
         raise IngestError(path, "front matter opened with --- is never closed", 1) from None
-    raw = _load_yaml(path, raw_meta)
+    raw = {**(defaults or {}), **_load_yaml(path, raw_meta)}
     return Split(_validate(path, raw, raw_meta), body, has_front_matter=True)
+
+
+def load_sidecar(path: Path, text: str) -> dict[str, Any]:
+    """A sidecar file's keys (YAML, as front matter without the `---` lines), checked."""
+    raw = _load_yaml(path, "\n" + text)
+    _validate(path, raw, "\n" + text)
+    return raw
 
 
 def _load_yaml(path: Path, raw_meta: str) -> dict[str, Any]:
@@ -98,6 +127,10 @@ def _load_yaml(path: Path, raw_meta: str) -> dict[str, Any]:
         # PyYAML raises a bare ValueError for impossible timestamps such as 2024-13-45.
         reason = f"front matter: impossible date or time ({exc})"
         raise IngestError(path, reason, _bad_line(raw_meta)) from None
+    except yaml.reader.ReaderError as exc:
+        line = raw_meta.count("\n", 0, exc.position) + 1
+        reason = f"front matter is not valid YAML: character U+{exc.character:04X} is not allowed"
+        raise IngestError(path, reason, line) from None
     except yaml.YAMLError as exc:
         raise IngestError(path, f"front matter is not valid YAML: {exc}", 1) from None
     if data is None:
@@ -141,14 +174,3 @@ def _key_line(raw_meta: str, key: str) -> int:
 def is_http_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def to_datetime(value: datetime | date | str, timezone: str) -> datetime:
-    """An aware datetime; naive values and bare dates are in the site's time zone."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.strip())
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value

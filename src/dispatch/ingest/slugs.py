@@ -20,8 +20,23 @@ FALLBACK = "article"
 
 
 def make_slug(text: str) -> str:
-    """Lower-case ASCII words joined by hyphens ("Café au lait!" → "cafe-au-lait")."""
-    return slugify(text, max_length=MAX_LENGTH, word_boundary=True) or FALLBACK
+    """Lower-case ASCII words joined by hyphens ("Café au lait!" → "cafe-au-lait").
+
+    A long title keeps its words in order and is cut only at the end, on a word
+    boundary. (python-slugify's own `word_boundary` truncation skips a word that does
+    not fit and carries on with later, shorter ones, dropping words from the middle.)
+    """
+    return truncate(slugify(text)) or FALLBACK
+
+
+def truncate(slug: str, limit: int = MAX_LENGTH) -> str:
+    """The longest run of `slug`'s leading words that fits in `limit` characters; a
+    first word longer than the limit is cut."""
+    if len(slug) <= limit:
+        return slug
+    cut = slug[: limit + 1]
+    end = cut.rfind("-")
+    return cut[:end] if end > 0 else slug[:limit].rstrip("-")
 
 
 def choose_slug(session: Session, wanted: str, article: Article | None) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import lxml.html
 from lxml import etree
+
+from dispatch.fragments import parse_fragment
 
 BLOCKS = frozenset(
     {
@@ -23,7 +24,7 @@ def html_to_text(html: str) -> str:
     """Readable text: one paragraph per block element, separated by blank lines."""
     if not html.strip():
         return ""
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    root = parse_fragment(html)
     return "\n\n".join(_blocks(root))
 
 

@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session
 
 from dispatch.config import Settings, UpstreamSourceSettings
 from dispatch.errors import IngestError, NotFound, UpstreamError
-from dispatch.ingest.importer import Action, Clock, Sessions, upsert
-from dispatch.ingest.upstream_entries import FeedEntry, as_source, parse_feed
+from dispatch.ingest.importer import Action, Clock, Origin, Sessions, upsert
+from dispatch.ingest.text import html_to_text
+from dispatch.ingest.upstream_entries import FeedEntry, as_source
 from dispatch.ingest.upstream_fetch import Fetched, fetch, http_client
+from dispatch.ingest.upstream_read import read_feed
 from dispatch.ingest.upstream_report import Outcome, PollReport, PollResult
 from dispatch.ingest.upstream_state import (
     ensure_row,
@@ -144,14 +146,16 @@ def _record(
     moment: datetime,
 ) -> PollResult:
     """Apply one answer in one transaction: the entries and the feed's new state."""
-    entries = parse_feed(fetched.body, fetched.content_type, fetched.url) if _ok(fetched) else []
+    feed = read_feed(fetched.body, fetched.content_type, fetched.url) if _ok(fetched) else None
     result = PollResult(source.key, url, Outcome.FETCHED, fetched.status, moved_to=fetched.moved_to)
     with db.session() as session:
         row = ensure_row(session, source)
-        if _ok(fetched):
-            counts = import_entries(session, settings, source, entries, moment)
-            mark_polled(row, fetched, moment, settings.upstream)
-            return _counted(result, counts)
+        if feed is not None:
+            counts = import_entries(
+                session, settings, source, feed.entries, moment, shorten=not feed.degraded
+            )
+            mark_polled(row, fetched, moment, settings.upstream, degraded=feed.degraded)
+            return _with(_counted(result, counts), degraded=feed.degraded)
         if fetched.status == 304:
             mark_polled(row, fetched, moment, settings.upstream)
             return _with(result, outcome=Outcome.NOT_MODIFIED)
@@ -169,26 +173,45 @@ def import_entries(
     source: UpstreamSourceSettings,
     entries: list[FeedEntry],
     now: datetime,
+    *,
+    shorten: bool = True,
 ) -> Counter[Action | str]:
-    """Create or update one article per entry; an article keeps its first published_at."""
+    """Create or update one article per entry; an article keeps its first published_at,
+    an undated one is dated when first seen, and one dated ahead of the clock is dated
+    now (a feed cannot schedule here). Without `shorten` (a malformed feed), an entry
+    whose text is shorter than its article's is not applied ("kept")."""
     counts: Counter[Action | str] = Counter()
+    claimed: set[int] = set()  # an article is one entry's, even when two share a link
     for entry in entries:
         source_id = f"{source.key}:{entry.ident}"
-        first = session.execute(
-            select(Article.published_at).where(
-                Article.source == UPSTREAM_SOURCE, Article.source_id == source_id
+        if not shorten and _would_shorten(session, source_id, entry):
+            log.warning(
+                "upstream %s: entry %s kept: the malformed feed has less of it than we do",
+                source.key,
+                entry.ident,
             )
-        ).first()
-        date = (first[0] if first else None) or entry.date or now
+            counts["kept"] += 1
+            continue
+        date = min(entry.date, now) if entry.date is not None else None
+        origin = Origin(UPSTREAM_SOURCE, source_id, entry.link, keep_published_at=True)
         try:
             item = as_source(entry, source.section, date)
-            imported = upsert(session, settings, item, source_id, now, kind=UPSTREAM_SOURCE)
+            imported = upsert(session, settings, item, origin, now, claimed)
         except (IngestError, ValueError) as exc:
             log.warning("upstream %s: entry %s skipped: %s", source.key, entry.ident, exc)
             counts["skipped"] += 1
             continue
         counts[imported.action] += 1
     return counts
+
+
+def _would_shorten(session: Session, source_id: str, entry: FeedEntry) -> bool:
+    stored = session.scalar(
+        select(Article.body_text).where(
+            Article.source == UPSTREAM_SOURCE, Article.source_id == source_id
+        )
+    )
+    return stored is not None and len(html_to_text(entry.html)) < len(stored)
 
 
 def _ok(fetched: Fetched) -> bool:
@@ -202,6 +225,7 @@ def _counted(result: PollResult, counts: Counter[Action | str]) -> PollResult:
         updated=counts[Action.UPDATED],
         unchanged=counts[Action.UNCHANGED],
         skipped=counts["skipped"],
+        kept=counts["kept"],
     )
 
 

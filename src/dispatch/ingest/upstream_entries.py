@@ -1,4 +1,4 @@
-"""An upstream feed's bytes → one `FeedEntry` per distinct entry (feedparser reads them).
+"""One feedparser entry → a `FeedEntry` (the whole feed is read in `upstream_read`).
 
 feedparser handles the RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 variants, CDATA, entities,
 content:encoded and xml:base; its own URI resolution and sanitising are off because
@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
-import feedparser
 import lxml.html
 from lxml import etree
 
-from dispatch.errors import UpstreamError
 from dispatch.ingest.document import Extracted
 from dispatch.ingest.metadata import FrontMatter, is_http_url
 from dispatch.ingest.sanitize import sanitize_html
@@ -33,6 +31,18 @@ from dispatch.ingest.text import html_to_text, trim
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TITLE_CHARS = 200
+AVATAR_HOSTS = frozenset(
+    {
+        "avatars.githubusercontent.com",
+        "gravatar.com",
+        "www.gravatar.com",
+        "secure.gravatar.com",
+        "0.gravatar.com",
+        "1.gravatar.com",
+        "2.gravatar.com",
+    }
+)
+MIN_LEAD_PIXELS = 200  # a declared width or height under this is an icon, not a picture
 
 
 @dataclass(frozen=True)
@@ -49,30 +59,14 @@ class FeedEntry:
     date: datetime | None  # published, else updated; None when the feed gives neither
 
 
-def parse_feed(body: bytes, content_type: str | None, url: str) -> list[FeedEntry]:
-    """The distinct entries of the feed at `url`; UpstreamError when it is not a feed."""
-    headers = {"content-type": content_type} if content_type else {}
-    parsed = feedparser.parse(
-        body, response_headers=headers, resolve_relative_uris=False, sanitize_html=False
-    )
-    if not parsed.get("version"):
-        reason = parsed.get("bozo_exception") or "no RSS or Atom document found"
-        served = f" (served as {content_type})" if content_type else ""
-        raise UpstreamError(url, f"not an RSS or Atom feed{served}: {reason}")
-    entries: dict[str, FeedEntry] = {}
-    for raw in parsed.entries:
-        entry = to_entry(raw, url)
-        if entry is not None and entry.ident not in entries:
-            entries[entry.ident] = entry
-    return list(entries.values())
-
-
-def to_entry(raw: Any, feed_url: str) -> FeedEntry | None:
+def to_entry(raw: Any, feed_url: str, plain_summary: bool = False) -> FeedEntry | None:
+    """`plain_summary`: the entry's only text is a `media:description` (YouTube), which is
+    plain text even though feedparser labels it HTML: its line breaks are kept."""
     link = _link(raw, feed_url)
     ident = (raw.get("id") or "").strip() or link
     if not ident:
         return None
-    body = _body(raw, feed_url, link)
+    body = _body(raw, feed_url, link, plain_summary)
     return FeedEntry(
         ident=ident,
         link=link,
@@ -90,7 +84,7 @@ def _link(raw: Any, feed_url: str) -> str | None:
     return urljoin(feed_url, href) if href else None
 
 
-def _body(raw: Any, feed_url: str, link: str | None) -> str:
+def _body(raw: Any, feed_url: str, link: str | None, plain_summary: bool = False) -> str:
     """Full content, else the summary, else a link to the original; sanitised, absolute."""
     details = [
         *raw.get("content", []),
@@ -101,7 +95,8 @@ def _body(raw: Any, feed_url: str, link: str | None) -> str:
         if not value:
             continue
         base = urljoin(feed_url, detail["base"]) if detail.get("base") else (link or feed_url)
-        fragment = value if detail.get("type") in HTML_TYPES else _paragraphs(value)
+        is_html = detail.get("type") in HTML_TYPES and not plain_summary
+        fragment = value if is_html else paragraphs(value)
         cleaned = sanitize_html(fragment, base)
         if html_to_text(cleaned).strip() or "<img" in cleaned:
             return cleaned
@@ -110,9 +105,12 @@ def _body(raw: Any, feed_url: str, link: str | None) -> str:
     return sanitize_html(f'<p><a href="{html.escape(link)}">{html.escape(link)}</a></p>', link)
 
 
-def _paragraphs(text: str) -> str:
+def paragraphs(text: str) -> str:
+    """Plain text as HTML: blank lines part paragraphs, single line breaks stay breaks."""
     blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n")]
-    return "".join(f"<p>{html.escape(block)}</p>" for block in blocks if block)
+    return "".join(
+        "<p>" + html.escape(block).replace("\n", "<br>\n") + "</p>" for block in blocks if block
+    )
 
 
 def _title(raw: Any, body: str, fallback: str) -> str:
@@ -142,19 +140,32 @@ def _author(raw: Any) -> str | None:
 
 
 def _image(raw: Any, base: str) -> str | None:
-    """A thumbnail or image enclosure, as an absolute http(s) URL."""
-    candidates = [m.get("url") for m in raw.get("media_thumbnail", [])]
-    candidates += [m.get("url") for m in raw.get("media_content", []) if m.get("medium") == "image"]
+    """A thumbnail or image enclosure big enough to lead with, as an absolute http(s) URL
+    (an author's avatar, such as GitHub's 30 px one, is not a lead image)."""
+    candidates = list(raw.get("media_thumbnail", []))
+    candidates += [m for m in raw.get("media_content", []) if m.get("medium") == "image"]
     candidates += [
-        e.get("href")
+        {"url": e.get("href"), "width": e.get("width"), "height": e.get("height")}
         for e in raw.get("enclosures", [])
         if (e.get("type") or "").startswith("image/")
     ]
     for candidate in candidates:
-        absolute = urljoin(base, (candidate or "").strip())
-        if candidate and is_http_url(absolute):
+        url = (candidate.get("url") or "").strip()
+        absolute = urljoin(base, url)
+        if url and is_http_url(absolute) and not is_avatar(absolute, candidate):
             return absolute
     return None
+
+
+def is_avatar(url: str, sizes: Any) -> bool:
+    """A known avatar host, or an image declared smaller than a lead image can be."""
+    if urlsplit(url).hostname in AVATAR_HOSTS:
+        return True
+    for name in ("width", "height"):
+        value = str(sizes.get(name) or "").strip()
+        if value.isdigit() and int(value) < MIN_LEAD_PIXELS:
+            return True
+    return False
 
 
 def _date(parsed: Any) -> datetime | None:
@@ -168,7 +179,7 @@ def _date(parsed: Any) -> datetime | None:
         return None
 
 
-def as_source(entry: FeedEntry, section: str, date: datetime) -> Source:
+def as_source(entry: FeedEntry, section: str, date: datetime | None) -> Source:
     """The entry as an importable `Source` of `section`, dated `date`."""
     canonical = entry.link if entry.link and is_http_url(entry.link) else None
     meta = FrontMatter(

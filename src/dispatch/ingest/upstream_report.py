@@ -23,6 +23,8 @@ class PollResult:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0  # entries that could not become articles
+    kept: int = 0  # entries of a malformed feed not applied: they would shorten an article
+    degraded: str | None = None  # the parser's message when the feed was malformed
     moved_to: str | None = None  # the feed's new permanent URL (301/308)
     error: str | None = None
 
@@ -43,6 +45,10 @@ class PollResult:
         ]
         if self.skipped:
             parts.append(f"skipped={self.skipped}")
+        if self.kept:
+            parts.append(f"kept={self.kept}")
+        if self.degraded:
+            parts.append(f'degraded="{self.degraded}"')
         if self.moved_to:
             parts.append(f"moved_to={self.moved_to}")
         if self.error:

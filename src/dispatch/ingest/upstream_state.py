@@ -1,6 +1,7 @@
 """The polling state of upstream feeds: rows per configured feed and how answers move them.
 
-- 200 and 304: polled fine; next poll `interval_minutes` later, failures reset.
+- 200 and 304: polled fine; next poll `interval_minutes` later, failures reset. A 200
+  whose document was malformed is `degraded`, the parser's message in `last_error`.
 - 301/308 at the start of the redirect chain: the stored URL becomes the new one.
 - 410: retired; never polled on schedule again (polling it by name still tries).
 - anything else (5xx, 4xx, timeouts, unparsable): `failures` grows and the next poll
@@ -66,16 +67,22 @@ def validators(row: UpstreamSource) -> Validators:
 
 
 def mark_polled(
-    row: UpstreamSource, fetched: Fetched, now: datetime, settings: UpstreamSettings
+    row: UpstreamSource,
+    fetched: Fetched,
+    now: datetime,
+    settings: UpstreamSettings,
+    degraded: str | None = None,
 ) -> None:
     """A 200 or a 304: keep the validators the answer gave (a 304 may omit them)."""
     _moved(row, fetched)
     if fetched.status != 304 or fetched.validators.etag or fetched.validators.last_modified:
         row.etag = fetched.validators.etag
         row.last_modified = fetched.validators.last_modified
-    row.status = UpstreamStatus.ACTIVE
+    if fetched.status != 304 or row.status is not UpstreamStatus.DEGRADED:
+        # a 304 is the same document: a degraded feed stays degraded until it is fixed
+        row.status = UpstreamStatus.DEGRADED if degraded else UpstreamStatus.ACTIVE
+        row.last_error = degraded
     row.failures = 0
-    row.last_error = None
     row.last_polled_at = now
     row.next_poll_at = now + timedelta(minutes=settings.interval_minutes)
 

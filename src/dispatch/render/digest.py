@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.cron import cron_trigger
-from dispatch.store.models import Article, ArticleStatus
+from dispatch.store.models import Article
+from dispatch.visibility import is_live
 
 # Look-back windows tried in turn to find the schedule's two latest fire times.
 _WINDOWS = (
@@ -26,12 +27,9 @@ _WINDOWS = (
 def select_articles(
     session: Session, sections: Sequence[str], since: datetime, until: datetime
 ) -> list[Article]:
-    """Published articles of `sections` (empty: all), since < published_at ≤ until, newest first."""
-    query = select(Article).where(
-        Article.status == ArticleStatus.PUBLISHED,
-        Article.published_at > since,
-        Article.published_at <= until,
-    )
+    """Articles of `sections` (empty: all) live at `until` and published after `since`,
+    newest first (a scheduled article is in the first digest made after its time)."""
+    query = select(Article).where(is_live(until), Article.published_at > since)
     if sections:
         query = query.where(Article.section.in_(list(sections)))
     return list(session.scalars(query.order_by(Article.published_at.desc(), Article.id.desc())))

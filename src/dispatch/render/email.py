@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, TemplateError
+from markupsafe import Markup
 from mjml import mjml2html
 
 from dispatch.config import ListSettings, Settings
@@ -22,6 +23,8 @@ from dispatch.errors import RenderError
 from dispatch.render.articles import ArticleView
 from dispatch.render.environment import local_date, make_environment
 from dispatch.render.feed_text import clean
+from dispatch.render.mail_text import mail_text
+from dispatch.render.merge_tags import to_slots
 from dispatch.render.prepared import HTML_LIMIT, PreparedEmail
 from dispatch.render.slots import LinkSlots, RecipientSlots, SlotRegistry
 from dispatch.store.models import Article
@@ -93,7 +96,8 @@ class EmailRenderer:
             subject,
             preheader,
             when,
-            {"article": view, "truncated": False},
+            {"truncated": False},
+            lambda registry: {"article": personal_view(view, registry)},
         )
         if full.html.max_bytes <= HTML_LIMIT:
             return full
@@ -135,7 +139,9 @@ class EmailRenderer:
         preheader: str,
         issue_date: datetime | None,
         extra: dict[str, Any],
+        personalise: Callable[[SlotRegistry], dict[str, Any]] | None = None,
     ) -> PreparedEmail:
+        """`personalise(registry)` adds context that holds recipients' slots (merge tags)."""
         registry = SlotRegistry()
         context = {
             "site": self.settings.site,
@@ -147,6 +153,7 @@ class EmailRenderer:
             "urls": LinkSlots(registry, self.urls.home(), self._view_url(item.slug, campaign_key)),
             "recipient": RecipientSlots(registry),
             **extra,
+            **(personalise(registry) if personalise else {}),
         }
         mjml_name, text_name = f"email/{kind}.mjml.j2", f"email/{kind}.txt.j2"
         # C0 controls (from any article field) make MRML refuse the whole document and
@@ -167,6 +174,12 @@ class EmailRenderer:
         except TemplateError as exc:
             where = f"{exc.filename or name}:{exc.lineno}" if getattr(exc, "lineno", None) else name
             raise RenderError(f"template {where}: {exc.message or exc}") from exc
+
+
+def personal_view(view: ArticleView, registry: SlotRegistry) -> ArticleView:
+    """The article with its merge tags as the recipient's slots (RenderError if unknown)."""
+    body = to_slots(view.body_html, registry)
+    return replace(view, body_html=Markup(body), mail_text=mail_text(body))
 
 
 def _largest_fitting(

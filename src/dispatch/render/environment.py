@@ -48,6 +48,7 @@ def make_environment(settings: Settings) -> Environment:
     )
     zone = ZoneInfo(settings.site.timezone)
     env.filters["local_date"] = lambda value: local_date(value, zone)
+    env.filters["local_time"] = lambda value: local_time(value, zone)
     env.filters["words"] = trim_words
     env.filters["wrap"] = wrap_paragraphs
     env.filters["rule"] = lambda text, char="=": char * len(str(text))
@@ -74,6 +75,13 @@ def local_date(value: datetime | None, zone: ZoneInfo) -> str:
         return ""
     local = value.astimezone(zone)
     return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def local_time(value: datetime | None, zone: ZoneInfo) -> str:
+    """ "2026-12-01 07:00 GMT" in the site's time zone ("" for no time)."""
+    if value is None:
+        return ""
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def trim_words(text: str, limit: int = 60) -> str:

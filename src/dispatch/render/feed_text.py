@@ -15,7 +15,7 @@ import re
 import textwrap
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
+from dispatch.fragments import inner_html, parse_fragment
 
 # XML 1.0 `Char` excludes these; U+0009, U+000A and U+000D are allowed.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -36,14 +36,13 @@ def absolute_html(fragment: str, base_url: str) -> str:
     fragment = clean(fragment).strip()
     if not fragment:
         return ""
-    wrapper = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    wrapper = parse_fragment(fragment)
     wrapper.make_links_absolute(base_url, resolve_base_href=False, handle_failures="ignore")
     for element in wrapper.iter(*_SRCSET_ELEMENTS):
         srcset = element.get("srcset")
         if srcset:
             element.set("srcset", _absolute_srcset(srcset, base_url))
-    markup = lxml.html.tostring(wrapper, encoding="unicode")
-    return markup.removeprefix("<div>").removesuffix("</div>")
+    return inner_html(wrapper)
 
 
 def _absolute_srcset(srcset: str, base_url: str) -> str:

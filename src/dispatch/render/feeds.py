@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import datetime
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -38,6 +39,7 @@ from dispatch.render.feed_items import FeedData, FeedItem, collect_feeds
 from dispatch.render.feed_text import clean
 from dispatch.render.feedgen_ext import EXTENSION, new_generator
 from dispatch.render.jsonfeed import render_json
+from dispatch.store.types import utcnow
 from dispatch.urls import Urls
 
 GENERATOR = "Dispatch"  # no version: an upgrade alone must not change every feed
@@ -56,10 +58,13 @@ class FeedFile:
     content: bytes
 
 
-def build_feeds(session: Session, settings: Settings) -> list[FeedFile]:
-    """Every feed in every format, in a stable order (site, lists, sections)."""
+def build_feeds(
+    session: Session, settings: Settings, now: datetime | None = None
+) -> list[FeedFile]:
+    """Every feed in every format, in a stable order (site, lists, sections), with the
+    articles live at `now` (default: the clock)."""
     files = []
-    for data in collect_feeds(session, settings):
+    for data in collect_feeds(session, settings, now or utcnow()):
         for fmt in FeedFormat:
             files.append(render_file(settings, data, fmt))
     return files
@@ -128,5 +133,5 @@ def _entry(entry: FeedEntry, item: FeedItem) -> None:
     if item.summary:
         entry.summary(html.escape(item.summary, quote=False), type="html")
     if item.image:
-        entry.enclosure(item.image, 0, item.image_type)  # RSS needs a length: 0 = unknown
+        entry.enclosure(item.image, item.image_length, item.image_type)  # RSS: 0 = unknown
     getattr(entry, EXTENSION).configure(item, entry.link())

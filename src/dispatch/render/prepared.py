@@ -115,6 +115,10 @@ def getter(key: SlotKey) -> Getter:
     kind, name = key
     if kind == "attribute":
         return lambda r: _text(r.attributes.get(name))
+    if kind == "merge":  # an editor's {{ field | default("…") }} (`merge_tags`)
+        field_name, _, default = name.partition(":")
+        value = MERGE_FIELDS[field_name]
+        return lambda r: value(r) or default
     if key == ("recipient", "greeting"):
         return lambda r: f"Hi {r.name}," if r.name else "Hello,"
     fields = {
@@ -129,3 +133,18 @@ def getter(key: SlotKey) -> Getter:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _first_name(recipient: Recipient) -> str:
+    given = _text(recipient.attributes.get("first_name")).strip()
+    if given:
+        return given
+    words = recipient.name.split()
+    return words[0] if words else ""
+
+
+MERGE_FIELDS: dict[str, Getter] = {
+    "name": lambda r: r.name.strip(),
+    "first_name": _first_name,
+    "email": attrgetter("email"),
+}

@@ -52,6 +52,9 @@ def _enum(cls: type[enum.Enum]) -> Enum:
 class ArticleStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
+    # Public from `published_at` on (`dispatch.visibility`); the scheduler then marks it
+    # published, rebuilds the feeds and makes its sends.
+    SCHEDULED = "scheduled"
 
 
 class SubscriptionStatus(enum.StrEnum):
@@ -77,6 +80,7 @@ class Article(Base):
     tags: Mapped[list[str]] = mapped_column(JsonType, default=list)
     image: Mapped[str | None] = mapped_column(Text)
     image_caption: Mapped[str | None] = mapped_column(Text)
+    image_alt: Mapped[str | None] = mapped_column(Text)  # the feature image's alt text
     canonical_url: Mapped[str | None] = mapped_column(Text)
     status: Mapped[ArticleStatus] = mapped_column(
         _enum(ArticleStatus), default=ArticleStatus.PUBLISHED, index=True
@@ -90,10 +94,57 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     # The Markdown written in the admin or sent through the API (None for imported files).
     body_markdown: Mapped[str | None] = mapped_column(Text)
+    # Identity of imported articles beyond source_id (`ingest.identity`): the file it was
+    # last read from, and a fingerprint of its title and date that survives a move.
+    source_path: Mapped[str | None] = mapped_column(Text)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The source version last seen (applied or ignored by an editor), and when an editor
+    # last changed the article: from then on a changed source waits as a conflict.
+    source_hash: Mapped[str | None] = mapped_column(String(64))
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Lists that get it as a one-off send when the scheduler publishes it.
+    send_to: Mapped[list[str] | None] = mapped_column(JsonType)
 
     old_slugs: Mapped[list[ArticleSlug]] = relationship(
         back_populates="article", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+class ArticleTombstone(Base):
+    """An imported article an editor deleted: its unchanged source never brings it back."""
+
+    __tablename__ = "article_tombstones"
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_article_tombstones_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    source_id: Mapped[str] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArticleConflict(Base):
+    """A changed source of an article an editor changed or deleted, waiting for the editor
+    to accept it (the source's version replaces the article) or ignore it."""
+
+    __tablename__ = "article_conflicts"
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_article_conflicts_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # NULL when the editor deleted the article (accepting brings it back).
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(20))
+    source_id: Mapped[str] = mapped_column(Text)
+    source_path: Mapped[str | None] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    fields: Mapped[dict[str, Any]] = mapped_column(JsonType)  # the source's ArticleFields
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    article: Mapped[Article | None] = relationship()
 
 
 class ArticleSlug(Base):
@@ -328,6 +379,9 @@ class Event(Base):
 
 class UpstreamStatus(enum.StrEnum):
     ACTIVE = "active"
+    # Answered, but the parser had to recover from a malformed document (feedparser's
+    # `bozo`): entries are read, yet none may shorten an article (`last_error` says why).
+    DEGRADED = "degraded"
     RETIRED = "retired"  # the feed answered 410 Gone: never polled again on schedule
 
 

@@ -22,8 +22,19 @@ from dispatch.executor.context import EngineContext
 from dispatch.jobs import JobContext
 from dispatch.store.database import Database, check_connection
 from dispatch.store.types import utcnow
-from dispatch.web import admin, admin_auth, api, feeds, public, subscribe, webhooks
+from dispatch.web import (
+    admin,
+    admin_auth,
+    api,
+    feeds,
+    media,
+    public,
+    site_files,
+    subscribe,
+    webhooks,
+)
 from dispatch.web import metrics as metrics_route
+from dispatch.web.head import HeadAsGet
 from dispatch.web.pages import STATIC_PREFIX, Pages, static_folder
 from dispatch.web.sending import build_sending
 
@@ -55,7 +66,7 @@ def create_app(
         title=settings.site.title,
         lifespan=lifespan,
         openapi_url=api.OPENAPI_URL,
-        docs_url=api.DOCS_URL,
+        docs_url=None,  # served by `api.docs`, with local assets
         redoc_url=None,
     )
     app.state.settings = settings
@@ -63,17 +74,21 @@ def create_app(
     app.state.clock = clock
     app.state.sending = sending
     app.state.pages = Pages(settings)
+    app.state.favicon = site_files.favicon_bytes(settings)
     app.include_router(webhooks.build_router(settings), include_in_schema=False)
     admin_auth.install(app)
     admin.install(app)
     app.include_router(feeds.router, include_in_schema=False)
     app.include_router(subscribe.router, include_in_schema=False)
     app.include_router(public.router, include_in_schema=False)
+    app.include_router(site_files.router)
     app.add_exception_handler(404, public.not_found)
     app.mount(STATIC_PREFIX, StaticFiles(directory=static_folder()), name="static")
+    media.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     metrics_route.mount(app, registry)  # GET /metrics, a registry of its own
     api.install(app)  # last: its JSON error handlers wrap the others for /api paths
+    app.add_middleware(HeadAsGet)
     return app
 
 

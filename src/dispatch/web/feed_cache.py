@@ -1,7 +1,7 @@
 """Feed files held in memory, ready to answer with: bytes, gzip bytes and validators.
 
 One `os.stat` per request tells whether the file on disk is still the version in
-memory, by (mtime_ns, size, inode): `publish.write_file` replaces a changed feed with a
+memory, by (mtime_ns, size, inode): `atomic.write_file` replaces a changed feed with a
 new file (a new inode), so a rebuild is seen at the next request, and an unchanged
 feed, which publish never rewrites, keeps its entry, ETag and Last-Modified.
 

@@ -12,6 +12,7 @@ from jinja2 import Environment
 from dispatch.config import Settings
 from dispatch.render.environment import builtin_templates, make_environment
 from dispatch.render.feed_ids import FeedFormat, site_target
+from dispatch.render.merge_tags import with_defaults
 from dispatch.urls import Urls
 
 STATIC_PREFIX = "/static"
@@ -39,6 +40,7 @@ class Pages:
             feed_urls=FeedLinks(*(site.url(settings, fmt) for fmt in FeedFormat)),
             static_url=self.static_url,
         )
+        self.env.filters["merge_defaults"] = with_defaults
 
     def static_url(self, name: str) -> str:
         return f"{self.settings.site.base_url}{STATIC_PREFIX}/{name}"

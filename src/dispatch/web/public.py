@@ -63,7 +63,7 @@ async def home(request: Request, page: str = "1") -> Response:
 def _home_context(request: Request, page: int) -> dict[str, Any]:
     settings: Settings = request.app.state.settings
     with _database(request).session() as session:
-        listing = reading.recent_articles(session, page)
+        listing = reading.recent_articles(session, page, request.app.state.clock())
     return {"listing": listing, "lists": settings.lists}
 
 
@@ -81,7 +81,7 @@ def _article_context(request: Request, slug: str) -> dict[str, Any] | str | None
     settings: Settings = request.app.state.settings
     urls = _pages(request).urls
     with _database(request).session() as session:
-        found = reading.find_published(session, slug)
+        found = reading.find_published(session, slug, request.app.state.clock())
         if found is None:
             return None
         url = urls.article(found.article.slug)
@@ -91,6 +91,8 @@ def _article_context(request: Request, slug: str) -> dict[str, Any] | str | None
             "article": found.article,
             "url": url,
             "canonical": found.article.canonical_url or url,
+            "standfirst": reading.standfirst(found.article),
+            "image": reading.feature_image(settings, found.article),
             "feeds": reading.article_feeds(settings, found.article),
             "lists": reading.carrying_lists(settings, found.article),
         }

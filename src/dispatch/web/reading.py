@@ -1,19 +1,20 @@
 """What readers see of articles: the published ones, page by page, and one by slug.
 
-"Published" means what the feeds carry (`render.feed_items`): status `published` with
-a `published_at`. Drafts are never shown, not even by their slug. An old slug (from
+"Published" means live now (`dispatch.visibility`), as the feeds see it: drafts and
+articles scheduled for later are never shown, not even by their slug. An old slug (from
 `ArticleSlug`) resolves to the article so the route can redirect to its current URL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
 
 from dispatch.config import ListSettings, Settings
+from dispatch.media.store import MediaStore, StoredImage
 from dispatch.render.feed_ids import (
     FeedFormat,
     FeedTarget,
@@ -21,7 +22,9 @@ from dispatch.render.feed_ids import (
     section_slug,
     section_targets,
 )
-from dispatch.store.models import Article, ArticleSlug, ArticleStatus
+from dispatch.render.merge_tags import with_defaults
+from dispatch.store.models import Article, ArticleSlug
+from dispatch.visibility import is_live, live
 
 PER_PAGE = 10
 FORMAT_NAMES = {FeedFormat.RSS: "RSS", FeedFormat.ATOM: "Atom", FeedFormat.JSON: "JSON Feed"}
@@ -62,17 +65,15 @@ class FeedGroup:
     links: list[FeedLink]
 
 
-def _is_published() -> ColumnElement[bool]:
-    return (Article.status == ArticleStatus.PUBLISHED) & Article.published_at.is_not(None)
-
-
-def recent_articles(session: Session, number: int, per_page: int = PER_PAGE) -> ArticlePage:
-    """Page `number` (from 1) of the published articles, newest first."""
-    total = session.scalar(select(func.count()).select_from(Article).where(_is_published())) or 0
+def recent_articles(
+    session: Session, number: int, now: datetime, per_page: int = PER_PAGE
+) -> ArticlePage:
+    """Page `number` (from 1) of the articles live at `now`, newest first."""
+    total = session.scalar(select(func.count()).select_from(Article).where(is_live(now))) or 0
     pages = max(1, -(-total // per_page))
     query = (
         select(Article)
-        .where(_is_published())
+        .where(is_live(now))
         .order_by(Article.published_at.desc(), Article.id.desc())
         .offset((number - 1) * per_page)
         .limit(per_page)
@@ -86,17 +87,31 @@ class Found:
     current: bool  # False: found by an old slug, redirect to the current one
 
 
-def find_published(session: Session, slug: str) -> Found | None:
-    """The published article with this slug, current or old; None for drafts and unknowns."""
-    article = session.scalar(select(Article).where(Article.slug == slug, _is_published()))
+def find_published(session: Session, slug: str, now: datetime) -> Found | None:
+    """The article live at `now` with this slug, current or old; None for drafts,
+    articles scheduled for later and unknown slugs."""
+    article = session.scalar(select(Article).where(Article.slug == slug, is_live(now)))
     if article is not None:
         return Found(article, current=True)
     old = session.get(ArticleSlug, slug)
-    if old is None or old.article.status != ArticleStatus.PUBLISHED:
-        return None
-    if old.article.published_at is None:
+    if old is None or not live(old.article, now):
         return None
     return Found(old.article, current=False)
+
+
+def standfirst(article: Article) -> str:
+    """The summary to show above the body: none when it only repeats the body's opening
+    (an automatic summary is the first paragraph, which the body shows anyway)."""
+    summary = " ".join(with_defaults(article.summary or "").split())
+    opening = " ".join(with_defaults(article.body_text or "").split())
+    if not summary or opening.startswith(summary.removesuffix("…").rstrip()):
+        return ""
+    return summary
+
+
+def feature_image(settings: Settings, article: Article) -> StoredImage | None:
+    """The stored image behind the article's feature image (None: not ours, or none)."""
+    return MediaStore.of(settings).info(article.image) if article.image else None
 
 
 def carrying_lists(settings: Settings, article: Article) -> list[ListSettings]:

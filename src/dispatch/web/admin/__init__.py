@@ -10,11 +10,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dispatch.web.admin import (
+    article_conflicts,
     articles,
     campaign_actions,
     campaigns,
     dashboard,
     feeds,
+    media,
     outbox,
     subscribers,
     tokens,
@@ -23,7 +25,9 @@ from dispatch.web.admin.common import AdminProblem, show_problem
 
 ROUTERS = (
     dashboard.router,
+    article_conflicts.router,
     articles.router,
+    media.router,
     subscribers.router,
     campaigns.router,
     campaign_actions.router,

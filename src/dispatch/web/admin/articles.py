@@ -1,9 +1,12 @@
-"""Articles: list and search, write and edit (Markdown with a preview), upload files to
-import, publish, unpublish, delete. The work is `article_editor` and `ingest`."""
+"""Articles: list and search, write and edit (Markdown with a preview, images dropped in,
+a publication time), upload files to import, publish, unpublish, schedule, unschedule,
+delete. Times are shown and typed in the site's time zone. The work is
+`article_editor`, `article_form` and `ingest`; conflicts are `article_conflicts`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,15 +18,22 @@ from starlette.datastructures import FormData, UploadFile
 
 from dispatch.auth.deps import CurrentEditor, current_editor
 from dispatch.errors import IngestError
-from dispatch.ingest.articles import delete_article, get_article, publish, unpublish
+from dispatch.ingest.articles import (
+    delete_article,
+    get_article,
+    publish,
+    unpublish,
+    unschedule,
+)
 from dispatch.store.models import Article, ArticleStatus
+from dispatch.web.admin import article_conflicts
 from dispatch.web.admin.article_editor import (
-    ArticleForm,
     Upload,
     import_uploads,
     preview_html,
     save_article,
 )
+from dispatch.web.admin.article_form import FIELDS, ArticleForm
 from dispatch.web.admin.common import (
     AdminProblem,
     Paging,
@@ -36,7 +46,6 @@ from dispatch.web.admin.common import (
 from dispatch.web.admin_render import ADMIN_HEADERS, render_admin
 
 router = APIRouter(prefix="/admin/articles", include_in_schema=False)
-FIELDS = ("title", "slug", "section", "tags", "author", "summary", "status", "body")
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ def search(session: Session, q: str, status: str, offset: int, limit: int) -> Fo
         query = query.where(
             or_(func.lower(Article.title).like(pattern), func.lower(Article.slug).like(pattern))
         )
-    if status in ("draft", "published"):
+    if status in ("draft", "published", "scheduled"):
         query = query.where(Article.status == ArticleStatus(status))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordered = query.order_by(
@@ -68,11 +77,13 @@ async def list_page(request: Request, editor: CurrentEditor = Depends(current_ed
     first: Found = await store(request, search, q, status, 0, 0)
     paging = Paging.of(request, first.total)
     found: Found = await store(request, search, q, status, paging.offset, paging.size)
+    conflicts = await store(request, article_conflicts.count)
     return render_admin(
         request,
         "articles",
         editor=editor,
         articles=found.rows,
+        conflicts=conflicts,
         q=q,
         status=status,
         paging=paging,
@@ -94,7 +105,8 @@ async def create(request: Request, editor: CurrentEditor = Depends(current_edito
 async def edit_page(
     request: Request, slug: str, editor: CurrentEditor = Depends(current_editor)
 ) -> Response:
-    form = await store(request, lambda s: ArticleForm.of(get_article(s, slug)))
+    zone = ZoneInfo(request.app.state.settings.site.timezone)
+    form = await store(request, lambda s: ArticleForm.of(get_article(s, slug), zone))
     return _editor(request, editor, form, slug, notice=notice_of(request))
 
 
@@ -144,26 +156,46 @@ def _editor(
     context.setdefault("preview", None)
     context.setdefault("error", None)
     context.setdefault("notice", None)
+    settings = request.app.state.settings
     return render_admin(
-        request, "article_edit", status, editor=editor, form=form, slug=slug, **context
+        request,
+        "article_edit",
+        status,
+        editor=editor,
+        form=form,
+        slug=slug,
+        lists=settings.lists,
+        zone=settings.site.timezone,
+        **context,
     )
 
 
 def _form(data: FormData) -> ArticleForm:
-    values = {name: field(data, name) for name in FIELDS}
-    values["body"] = values["body"].replace("\r\n", "\n")
-    return ArticleForm(**values)
+    values: dict[str, object] = {name: field(data, name) for name in FIELDS}
+    values["body"] = field(data, "body").replace("\r\n", "\n")
+    values["send_to"] = [v for v in data.getlist("send_to") if isinstance(v, str) and v]
+    return ArticleForm(**values)  # type: ignore[arg-type]
 
 
 @router.post("/{slug}/{change}")
 async def change(
     request: Request, slug: str, change: str, editor: CurrentEditor = Depends(current_editor)
 ) -> Response:
-    actions = {"publish": publish, "unpublish": unpublish, "delete": delete_article}
+    actions = {
+        "publish": publish,
+        "unpublish": unpublish,
+        "unschedule": unschedule,
+        "delete": delete_article,
+    }
     if change not in actions:
         raise AdminProblem(404, f"no article action {change!r}")
-    await store(request, actions[change], slug)
-    notice = {"publish": "published", "unpublish": "unpublished", "delete": "deleted"}[change]
+    await store(request, actions[change], slug, request.app.state.clock())
+    notice = {
+        "publish": "published",
+        "unpublish": "unpublished",
+        "unschedule": "unscheduled",
+        "delete": "deleted",
+    }[change]
     target = "/admin/articles" if change == "delete" else f"/admin/articles/{slug}/edit"
     return see_other(target, notice)
 

@@ -51,6 +51,7 @@ class DigestPreview:
     articles: int
     preview: EmailPreview | None  # None: nothing new, no digest would go out
     error: str | None = None
+    left_out: tuple[str, ...] = ()  # titles the list got as one-offs
 
 
 def digest_previews(session: Session, settings: Settings, now: datetime) -> list[DigestPreview]:
@@ -62,18 +63,19 @@ def _digest(
     session: Session, settings: Settings, slug: str, name: str, now: datetime
 ) -> DigestPreview:
     plan = plan_digest(session, settings, slug, now)
+    left_out = tuple(article.title for article in plan.left_out)
     if not plan.articles:
-        return DigestPreview(slug, name, plan.since, 0, None)
+        return DigestPreview(slug, name, plan.since, 0, None, left_out=left_out)
     try:
         renderer = CampaignRenderer(settings)
         prepared = renderer.digest(slug, plan.articles, "preview", issue_date=now)
         sample = sample_email(prepared, settings, settings.list(slug))
     except DispatchError as exc:
-        return DigestPreview(slug, name, plan.since, len(plan.articles), None, str(exc))
+        return DigestPreview(slug, name, plan.since, len(plan.articles), None, str(exc), left_out)
     found = EmailPreview(
         prepared.subject, sample.html, sample.text, shown_headers(sample.message), prepared.warnings
     )
-    return DigestPreview(slug, name, plan.since, len(plan.articles), found)
+    return DigestPreview(slug, name, plan.since, len(plan.articles), found, left_out=left_out)
 
 
 SHOWN = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "List-Id")

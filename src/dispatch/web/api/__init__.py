@@ -1,10 +1,11 @@
 """The JSON API under `/api`, described by the OpenAPI document at `/api/openapi.json`.
 
 Every route needs an API token (`Authorization: Bearer …`) with its scope:
-articles:read|write, lists:read, subscribers:read|write, campaigns:read|write (`admin`
-allows all). Lists are paged (`pagination`), errors are `{"error": {"message", "field"}}`
-(`errors`). `install(app)` mounts the routes and the JSON error handlers. Campaigns
-sent from the API go through the app's executor, as the admin's do (`web.sending`).
+articles:read|write (media uploads too), lists:read, subscribers:read|write,
+campaigns:read|write (`admin` allows all). Lists are paged (`pagination`), errors are
+`{"error": {"message", "field"}}` (`errors`). `install(app)` mounts the routes and the
+JSON error handlers. Campaigns sent from the API go through the app's executor, as the
+admin's do (`web.sending`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,25 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from dispatch.web import api_auth
-from dispatch.web.api import articles, campaigns, errors, lists, subscribers
+from dispatch.web.api import (
+    article_conflicts,
+    articles,
+    campaigns,
+    docs,
+    errors,
+    lists,
+    media,
+    subscribers,
+)
+from dispatch.web.api.docs import DOCS_URL, REDOC_URL
 from dispatch.web.api.errors import responses
 
 OPENAPI_URL = "/api/openapi.json"
-DOCS_URL = "/api/docs"
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api", responses=responses(401, 403, 422))
-    for part in (articles, lists, subscribers, campaigns):
+    for part in (article_conflicts, articles, media, lists, subscribers, campaigns):
         router.include_router(part.router)
     return router
 
@@ -30,7 +40,8 @@ def install(app: FastAPI) -> None:
     """Call last in the app factory: the error handlers wrap those already installed."""
     app.include_router(api_auth.router, responses=responses(401))  # GET /api/whoami
     app.include_router(build_router())
+    docs.install(app, OPENAPI_URL)
     errors.install(app)
 
 
-__all__ = ["DOCS_URL", "OPENAPI_URL", "build_router", "install"]
+__all__ = ["DOCS_URL", "OPENAPI_URL", "REDOC_URL", "build_router", "install"]

@@ -26,10 +26,10 @@ from dispatch.config import Settings
 from dispatch.errors import IngestError
 from dispatch.ingest.articles import get_article
 from dispatch.ingest.files import Kind
-from dispatch.ingest.importer import Imported, upsert
+from dispatch.ingest.importer import Imported, Origin, save_edit, upsert
 from dispatch.ingest.source import parse_source
 from dispatch.ingest.text import summarise
-from dispatch.store.models import Article
+from dispatch.store.models import Article, ArticleStatus
 from dispatch.web.api.errors import ApiProblem
 from dispatch.web.api.schemas import ArticleCreate, ArticleFieldsIn, ArticleUpdate
 
@@ -44,7 +44,10 @@ META_FIELDS = (
     "status",
     "date",
     "image",
+    "image_alt",
+    "image_caption",
     "canonical_url",
+    "send_to",
 )
 KEPT = frozenset({"title", "slug", "tags", "status"})  # null in an update: unchanged
 
@@ -85,8 +88,13 @@ def update_payload(article: Article, request: ArticleUpdate) -> Payload:
         "tags": list(article.tags),
         "status": article.status.value,
         "image": article.image,
+        "image_alt": article.image_alt,
+        "image_caption": article.image_caption,
         "canonical_url": article.canonical_url,
+        "send_to": list(article.send_to or []),
     }
+    if article.status is ArticleStatus.SCHEDULED and article.published_at is not None:
+        meta["date"] = article.published_at.isoformat()  # its time stays unless a new one is given
     if article.summary != summarise(article.body_text):
         meta["summary"] = article.summary  # written by hand: kept; else made from the body
     meta.update(_meta(request, given))
@@ -99,11 +107,14 @@ def save(
     payload: Payload,
     now: datetime,
     *,
-    source: str = API_SOURCE,
     source_id: str | None = None,
+    article: Article | None = None,
 ) -> Imported:
-    """Parse and store the payload as article files are; ApiProblem names the bad field."""
-    source_id = source_id or uuid.uuid4().hex
+    """Parse and store the payload as article files are (a new article, or new content
+    for the one given `external_id`), or as an editor's edit of `article`; ApiProblem
+    names the bad field."""
+    source = article.source if article is not None else API_SOURCE
+    source_id = article.source_id if article is not None else (source_id or uuid.uuid4().hex)
     text = payload.text()
     limit = settings.ingest.max_file_bytes
     if len(text.encode()) > limit:
@@ -111,7 +122,10 @@ def save(
     path = Path(f"{source}/{source_id}.{'md' if payload.kind is Kind.MARKDOWN else 'html'}")
     try:
         parsed = parse_source(path, payload.kind, text, settings)
-        saved = upsert(session, settings, parsed, source_id, now, kind=source)
+        if article is not None:
+            saved = save_edit(session, settings, parsed, article, now)
+        else:
+            saved = upsert(session, settings, parsed, Origin(API_SOURCE, source_id), now)
     except IngestError as exc:
         raise ApiProblem(422, exc.reason, _field(exc.reason, payload.body_field)) from None
     get_article(session, saved.slug).body_markdown = payload.markdown

@@ -1,4 +1,5 @@
-"""`/api/articles`: list and search, get, create, update, delete, publish, unpublish.
+"""`/api/articles`: list and search, get, create, update, delete, publish, unpublish,
+schedule (`POST …/schedule {"at"}`, again to move it) and unschedule (`DELETE …/schedule`).
 
 An article is named by its id or its current slug (a former slug answers 404 saying
 what it was renamed to). Creating and updating go through the file importer's path
@@ -16,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from dispatch.auth.deps import api_principal
 from dispatch.errors import NotFound
-from dispatch.ingest.articles import delete_article, get_article, publish, unpublish
+from dispatch.ingest.articles import (
+    delete_article,
+    get_article,
+    publish,
+    schedule,
+    unpublish,
+    unschedule,
+)
 from dispatch.ingest.importer import Action
 from dispatch.store.models import Article, ArticleStatus
 from dispatch.urls import Urls
@@ -31,6 +39,7 @@ from dispatch.web.api.schemas import (
     ArticleSaved,
     ArticleSummary,
     ArticleUpdate,
+    ScheduleIn,
 )
 
 MAX_ID = 2**31 - 1
@@ -154,9 +163,7 @@ async def update(request: Request, payload: ArticleUpdate, ref: str = Ref) -> Ar
     def work(session: Session) -> ArticleSaved:
         article = find(session, ref)
         given = article_input.update_payload(article, payload)
-        saved = article_input.save(
-            session, settings, given, when, source=article.source, source_id=article.source_id
-        )
+        saved = article_input.save(session, settings, given, when, article=article)
         return saved_detail(find(session, saved.slug), urls, saved.action)
 
     return await in_store(request, work)
@@ -164,8 +171,31 @@ async def update(request: Request, payload: ArticleUpdate, ref: str = Ref) -> Ar
 
 @router.delete("/{ref}", status_code=204, dependencies=[WRITE], responses=responses(404))
 async def delete(request: Request, ref: str = Ref) -> Response:
-    await in_store(request, lambda s: delete_article(s, find(s, ref).slug))
+    when = now(request)
+    await in_store(request, lambda s: delete_article(s, find(s, ref).slug, when))
     return Response(status_code=204)
+
+
+@router.post(
+    "/{ref}/schedule", response_model=ArticleOut, dependencies=[WRITE], responses=responses(404)
+)
+async def schedule_one(request: Request, payload: ScheduleIn, ref: str = Ref) -> ArticleOut:
+    """Publish it at `at` (a future time with its offset); again to move the time. Until
+    then it is in no feed, page or digest; a draft or a scheduled article may be."""
+    urls, when = _urls(request), now(request)
+
+    def work(session: Session) -> ArticleOut:
+        return detail(schedule(session, find(session, ref).slug, payload.at, when), urls)
+
+    return await in_store(request, work, field="body.at")
+
+
+@router.delete(
+    "/{ref}/schedule", response_model=ArticleOut, dependencies=[WRITE], responses=responses(404)
+)
+async def unschedule_one(request: Request, ref: str = Ref) -> ArticleOut:
+    """A scheduled article back to draft."""
+    return await _change(request, ref, unschedule)
 
 
 @router.post(

@@ -117,7 +117,9 @@ def _create(
     when: datetime,
 ) -> Created:
     if isinstance(payload, DigestCreate):
-        plan = plan_digest(session, settings, payload.list, when, since=payload.since)
+        plan = plan_digest(
+            session, settings, payload.list, when, since=payload.since, include=payload.include
+        )
         created = create_digest(session, settings, plan)
         if created is None:
             since = plan.since.isoformat(timespec="minutes")

@@ -34,8 +34,10 @@ from dispatch.errors import (
     DispatchError,
     IngestError,
     InvalidAddress,
+    MediaError,
     NotFound,
     RenderError,
+    ScheduleError,
 )
 
 PREFIX = "/api"
@@ -48,6 +50,8 @@ STATUS_OF: tuple[tuple[type[DispatchError], int], ...] = (
     (InvalidAddress, 422),
     (AccountError, 422),
     (RenderError, 422),
+    (ScheduleError, 422),
+    (MediaError, 422),
 )
 
 

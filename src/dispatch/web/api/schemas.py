@@ -47,9 +47,15 @@ class ArticleFieldsIn(Strict):
     section: Short | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     status: ArticleStatus | None = None
+    # Publication time; a future one schedules the article (unless it is a draft).
     date: datetime | date | None = None
-    image: Text | None = None
+    image: Text | None = Field(None, description="Feature image URL (e.g. from POST /api/media).")
+    image_alt: Line | None = None
+    image_caption: Line | None = None
     canonical_url: Text | None = None
+    send_to: Annotated[list[Short], Field(max_length=50)] | None = Field(
+        None, description="List slugs that get it as a one-off send when it is published."
+    )
 
     @model_validator(mode="after")
     def _one_body(self) -> ArticleFieldsIn:
@@ -87,7 +93,10 @@ class ArticleSummary(BaseModel):
     tags: list[str]
     author: str | None
     image: str | None
+    image_alt: str | None
+    image_caption: str | None
     canonical_url: str | None
+    send_to: list[str] | None
     url: str
     source: str
     published_at: datetime | None
@@ -198,6 +207,9 @@ class DigestCreate(Strict):
     list: Slug
     since: AwareDatetime | None = Field(
         None, description="Carry articles published after this (default: the previous digest)."
+    )
+    include: Annotated[list[Slug], Field(max_length=100)] = Field(
+        [], description="Slugs of articles to carry even though the list got them as one-offs."
     )
 
 
