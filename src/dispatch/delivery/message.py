@@ -7,6 +7,7 @@ produce each recipient's complete message (`as_bytes`, through the precomputed
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,8 @@ from dispatch.delivery.base import Envelope, Substituted
 from dispatch.delivery.mime import ListHeaders, Mailbox, build_message, header_text, list_id
 from dispatch.delivery.wire import WireTemplate
 from dispatch.render.prepared import PreparedEmail
+
+_OUR_MESSAGE_ID = re.compile(r"<([0-9a-f]{32})\.([0-9]+)@[^<>@\s]+>")
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,13 @@ def message_id(campaign_key: str, delivery_id: int, domain: str) -> str:
     """The same Message-ID on every attempt of one delivery, so that a duplicate caused
     by a crash can be recognised (and collapsed) by mail clients."""
     return f"<{campaign_key}.{delivery_id}@{domain}>"
+
+
+def ledger_reference(value: str | None) -> tuple[str, int] | None:
+    """(campaign key, delivery id) named by a Message-ID that `message_id` made, else None.
+
+    The key is not secret (archive URLs show it): a match must be confirmed by more."""
+    found = _OUR_MESSAGE_ID.fullmatch((value or "").strip())
+    if found is None or len(found.group(2)) > 10:
+        return None
+    return found.group(1), int(found.group(2))
