@@ -129,7 +129,7 @@ def settings_with_dkim(tmp_path: Path, key_file: Path | None) -> config.Settings
     replace = {}
     if key_file is not None:
         replace = {
-            r"^# domain = .*$": 'domain = "news.example"',
+            r"^# domain = \"dispatch.example\".*$": 'domain = "news.example"',
             r"^# private_key_file = .*$": f'private_key_file = "{key_file}"',
         }
     return config.load(write_config(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", replace))

@@ -10,6 +10,7 @@ run is for (`scheduler.ContextExecutor`). Tests call jobs the same way.
 - `run_due_campaigns`: start scheduled one-offs whose time came, resume interrupted sends.
 - `refresh_feeds` (interval safety net) and `watch_articles` (debounced rebuild).
 - `poll_upstream`: upstream RSS/Atom feeds → articles.
+- `poll_bounces`: the `[bounces.imap]` mailbox → bounce and complaint events.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from dispatch.bounces.imap import poll_mailbox
+from dispatch.bounces.intake import BounceIntake
 from dispatch.campaigns import CampaignRunner, Hooks, Options, RecipientLinks, RunOptions
 from dispatch.campaigns.create import create_digest, plan_digest
 from dispatch.campaigns.start import start_campaign
@@ -201,3 +204,12 @@ def poll_upstream(*, run: Run | None = None) -> PollReport:
             failed=len(report.failed),
         )
     return report
+
+
+def poll_bounces(*, run: Run | None = None) -> int:
+    """Record the bounce and complaint mail waiting in `[bounces.imap]`; how many."""
+    ctx = _bound(run).context
+    if ctx.stop.is_set():
+        return 0
+    report = poll_mailbox(ctx.settings, BounceIntake.from_settings(ctx.settings, ctx.db))
+    return report.handled

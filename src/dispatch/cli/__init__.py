@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from dispatch.cli import (
     articles,
+    bounces,
     campaigns,
     editors,
     feeds,
@@ -76,6 +77,7 @@ app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(upstream.app, name="upstream")
 app.add_typer(editors.app, name="editors")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(bounces.app, name="bounces")
 app.command("serve")(serve.serve)
 app.command("scheduler")(scheduler.scheduler)
 app.command("worker")(worker.worker)

@@ -15,7 +15,14 @@ from email.message import EmailMessage
 from html import escape
 
 from dispatch.delivery.base import Envelope, Substituted
-from dispatch.delivery.mime import ListHeaders, Mailbox, build_message, header_text, list_id
+from dispatch.delivery.mime import (
+    ListHeaders,
+    Mailbox,
+    build_message,
+    feedback_value,
+    header_text,
+    list_id,
+)
 from dispatch.delivery.wire import WireTemplate
 from dispatch.render.prepared import PreparedEmail
 
@@ -30,6 +37,8 @@ class ListIdentity:
     name: str
     site_url: str
     unsubscribe_mailto: str | None = None
+    # `[delivery] feedback_id` with the list filled in; "{campaign}" is filled per message.
+    feedback_id: str = ""
 
 
 class CampaignMessage:
@@ -57,6 +66,7 @@ class CampaignMessage:
             reply_to=reply_to,
             unsubscribe_mailto=mailing_list.unsubscribe_mailto,
             boundary=content_boundary(prepared, date),
+            feedback_id=mailing_list.feedback_id,
         )
 
     @property
@@ -99,11 +109,14 @@ class CampaignMessage:
         links = [f"<{header_text(envelope.recipient.unsubscribe_url).strip()}>"]
         if headers.unsubscribe_mailto:
             links.append(f"<mailto:{header_text(headers.unsubscribe_mailto).strip()}>")
-        return {
+        found = {
             "List-Id": list_id(headers.list_slug, headers.list_name, headers.site_url),
             "List-Unsubscribe": ", ".join(links),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
+        if headers.feedback_id:
+            found["Feedback-ID"] = feedback_value(headers.feedback_id)
+        return found
 
     def substituted(self) -> Substituted:
         count = len(self.prepared.getters)
@@ -125,6 +138,10 @@ class CampaignMessage:
             site_url=self.mailing_list.site_url,
             unsubscribe_url=envelope.recipient.unsubscribe_url,
             unsubscribe_mailto=self.mailing_list.unsubscribe_mailto,
+            feedback_id=self.mailing_list.feedback_id.replace(
+                "{campaign}", str(envelope.campaign_id)
+            )
+            or None,
         )
 
 

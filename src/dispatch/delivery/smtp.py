@@ -123,7 +123,8 @@ class SmtpSender:
                 problem, unreachable = str(exc), True
                 continue
             try:
-                result, reusable = _transact(connection, message.from_email, envelope, data)
+                mail_from = envelope.return_path or message.from_email
+                result, reusable = _transact(connection, mail_from, envelope, data)
             except _Dropped as exc:
                 self.pool.discard(connection)
                 problem, unreachable = f"{self.config.where}: connection lost: {exc}", False
