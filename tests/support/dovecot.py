@@ -120,7 +120,9 @@ class Dovecot:
     def append(self, message: bytes, folder: str = "INBOX") -> None:
         connection = self.client()
         try:
-            status, _ = connection.append(folder, "", imaplib.Time2Internaldate(time.time()), message)
+            status, _ = connection.append(
+                folder, "", imaplib.Time2Internaldate(time.time()), message
+            )
             assert status == "OK", status
         finally:
             connection.logout()

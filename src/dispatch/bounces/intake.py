@@ -114,7 +114,7 @@ class BounceIntake:
             type=kind,
             effect=effect,
             email=None if ref else (finding.recipient or None),
-            occurred_at=report.date,
+            occurred_at=report.date or self.clock(),
             campaign_id=ref.campaign_id if ref else None,
             delivery_id=ref.delivery_id if ref else None,
             message_id=None,

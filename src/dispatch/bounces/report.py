@@ -18,7 +18,7 @@ from __future__ import annotations
 import email
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
@@ -160,4 +160,4 @@ def _date(value: str | None) -> datetime | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    return when if when.tzinfo is not None else None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # -0000: UTC

@@ -17,7 +17,7 @@ from dispatch.bounces.server import bounce_server
 from dispatch.bounces.sources import read_messages
 from dispatch.cli.context import app_context, console, errors
 from dispatch.cli.scheduler import LOG_JSON_HELP, require_schema
-from dispatch.errors import ConfigError
+from dispatch.errors import ConfigError, DispatchError
 
 app = typer.Typer(
     help="Bounces and complaints: receive (SMTP/LMTP), poll (IMAP), parse.", no_args_is_help=True
@@ -72,6 +72,7 @@ def poll_command(ctx: typer.Context) -> None:
         + (f" ({kinds})" if kinds else "")
         + f", kept for the next poll: {report.kept}",
         markup=False,
+        soft_wrap=True,
     )
     if report.kept:
         raise typer.Exit(1)
@@ -88,7 +89,7 @@ def parse_command(
         try:
             for label, data in read_messages(path):
                 _show(label, parse_report(data), as_json)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, DispatchError) as exc:
             errors.print(f"{path}: {exc}", markup=False, soft_wrap=True)
             failed = True
     if failed:
