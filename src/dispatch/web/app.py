@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -29,8 +30,12 @@ def create_app(
     database: Database | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
+    http_client: httpx.Client | None = None,
 ) -> FastAPI:
-    """The web app; it disposes of the database on shutdown only if it opened it."""
+    """The web app; it disposes of the database on shutdown only if it opened it.
+
+    `http_client` makes the app's own outgoing requests (SNS certificates); tests pass
+    one that trusts their loopback servers."""
     owned = database is None
     database = database if database is not None else Database(settings.database)
 
@@ -52,7 +57,7 @@ def create_app(
     app.state.database = database
     app.state.clock = clock
     app.state.pages = Pages(settings)
-    app.include_router(webhooks.build_router(settings), include_in_schema=False)
+    app.include_router(webhooks.build_router(settings, http_client), include_in_schema=False)
     admin_auth.install(app)
     admin.install(app)
     app.include_router(feeds.router, include_in_schema=False)
