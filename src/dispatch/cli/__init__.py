@@ -13,6 +13,7 @@ from dispatch.cli import (
     articles,
     bounces,
     campaigns,
+    doctor,
     editors,
     feeds,
     lists,
@@ -81,6 +82,7 @@ app.add_typer(bounces.app, name="bounces")
 app.command("serve")(serve.serve)
 app.command("scheduler")(scheduler.scheduler)
 app.command("worker")(worker.worker)
+app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:
