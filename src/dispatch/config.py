@@ -193,6 +193,7 @@ class DkimSettings(Section):
     private_key_file: Path | None = None
     ed25519_selector: str = "dispatch-ed25519"
     ed25519_private_key_file: Path | None = None
+    processes: int = Field(default=0, ge=0, le=64)  # 0: sign in the sending threads
 
     _resolve_paths = field_validator("private_key_file", "ed25519_private_key_file")(_resolve)
 

@@ -19,6 +19,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from dispatch.config import Settings
 from dispatch.delivery.dkim_canon import (
@@ -92,6 +93,11 @@ class DkimSigner:
 
     def sign(self, message: bytes) -> bytes:
         """`message` (CRLF line endings) with its DKIM-Signature headers in front."""
+        return self.signature_headers(message) + message
+
+    def signature_headers(self, message: bytes) -> bytes:
+        """The DKIM-Signature header lines for `message` (RSA first: every verifier reads
+        it); ValueError when the message cannot be signed."""
         try:
             headers, body = split_message(message)
         except MessageFormatError as exc:
@@ -101,7 +107,7 @@ class DkimSigner:
         signed = hashed_headers(headers, names)
         stamp = str(int(self.clock())).encode("ascii")
         fields = [self._header(s, names, body_hash, stamp, signed) for s in self.selectors]
-        return b"".join(fields) + message  # RSA first: read by every verifier
+        return b"".join(fields)
 
     def _header(
         self, chosen: Selector, names: Sequence[bytes], body_hash: bytes, stamp: bytes, data: bytes
@@ -144,8 +150,10 @@ def _fold_b64(value: bytes) -> bytes:
     return b"\r\n ".join(value[i : i + width] for i in range(0, len(value), width))
 
 
-def from_settings(settings: Settings) -> DkimSigner | None:
-    """The configured signer, or None when `delivery.dkim.domain` is not set."""
+def from_settings(settings: Settings, processes: bool = True) -> DkimSigner | Signer | None:
+    """The configured signer, or None when `delivery.dkim.domain` is not set. With
+    `delivery.dkim.processes` (and `processes`), it signs in that many worker processes
+    and must be closed."""
     section = settings.delivery.dkim
     if not section.domain:
         return None
@@ -154,9 +162,21 @@ def from_settings(settings: Settings) -> DkimSigner | None:
     if section.ed25519_private_key_file is not None:
         ed25519 = (section.ed25519_selector, _read(settings, "ed25519_private_key_file"))
     try:
-        return DkimSigner(section.domain, section.selector, rsa_pem, ed25519=ed25519)
+        signer = DkimSigner(section.domain, section.selector, rsa_pem, ed25519=ed25519)
     except ValueError as exc:
         raise ConfigError(f"{settings.path.name}: delivery.dkim: {exc}") from exc
+    if not processes or not section.processes:
+        return signer
+    from dispatch.delivery.dkim_processes import ProcessSigner, SignerSpec  # needs this module
+
+    spec = SignerSpec(signer.domain, signer.selector, rsa_pem, ed25519)
+    return ProcessSigner(spec, section.processes)
+
+
+class Signer(Protocol):
+    """What the SMTP sender calls: `DkimSigner`, or `ProcessSigner` (also `close()`)."""
+
+    def sign(self, message: bytes) -> bytes: ...
 
 
 def _read(settings: Settings, key: str) -> bytes:

@@ -105,6 +105,9 @@ class SmtpSender:
     def close(self) -> None:
         self._workers.shutdown(wait=True, cancel_futures=True)
         self.pool.close()
+        close_signer = getattr(self.signer, "close", None)  # a signer with processes
+        if close_signer is not None:
+            close_signer()
 
     def _deliver(self, message: OutgoingMessage, envelope: Envelope, batch: _Batch) -> SendResult:
         data = message.as_bytes(envelope)
