@@ -16,6 +16,7 @@ from dispatch.campaigns import CampaignRunner, Hooks, Progress, RecipientLinks, 
 from dispatch.campaigns.due import run_due
 from dispatch.campaigns.progress import status_counts
 from dispatch.cli.context import AppContext, app_context, console
+from dispatch.events.history import campaign_feedback
 from dispatch.store.models import DeliveryStatus
 from dispatch.store.types import utcnow
 
@@ -137,6 +138,8 @@ def show(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="ID"
         console.print(
             "  " + ", ".join(f"{status.value} {count:,}" for status, count in found.counts.items())
         )
+        feedback = campaign_feedback(session, campaign_id)
+        console.print(f"Bounced: {feedback.bounced:,}, complained: {feedback.complained:,}")
         console.print(f"In doubt (possible duplicates after crashes): {campaign.in_doubt:,}")
         if campaign.pause_reason:
             console.print(f"Pause reason: {escape(campaign.pause_reason)}", soft_wrap=True)

@@ -23,7 +23,7 @@ class Diagnosis:
         return any(check.status is Status.FAIL for check in self.checks)
 
     def count(self, status: Status) -> int:
-        return sum(check.status is status for check in self.checks)
+        return sum(check.status == status for check in self.checks)
 
 
 def diagnose(settings: Settings, resolver: Dns | None = None) -> Diagnosis:

@@ -12,7 +12,7 @@ from sqlalchemy import Delete, delete, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import InvalidAddress, NotFound
-from dispatch.store.models import Subscriber, Subscription, Suppression
+from dispatch.store.models import Event, Subscriber, Subscription, Suppression
 from dispatch.subscribers.addresses import normalise_address
 
 
@@ -46,6 +46,8 @@ def erase_subscriber(session: Session, email: str) -> Erasure:
     suppressions = _count(
         session, delete(Suppression).where(func.lower(Suppression.email) == address.lower())
     )
+    # Bounces and complaints name the address (those of the subscriber went with it).
+    session.execute(delete(Event).where(func.lower(Event.email) == address.lower()))
     erasure = Erasure(address, int(subscriber_id is not None), subscriptions, suppressions)
     if not erasure.total:
         raise NotFound(f"no subscriber or suppression for {address}")
