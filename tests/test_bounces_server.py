@@ -206,3 +206,38 @@ def test_a_store_that_cannot_be_written_answers_451(tmp_path: Path, database_url
     finally:
         controller.stop()
         unmigrated.dispose()
+
+
+def test_dispatch_serve_receives_bounces_too(
+    tmp_path: Path, database_url: str, db: Database
+) -> None:
+    listen, web = free_port(), free_port()
+    settings = bounce_settings(tmp_path, database_url, 25, listen)
+    verp = Verp.from_settings(settings)
+    assert verp is not None
+    env = os.environ | {"DISPATCH_SECRET_KEY": SECRET}
+    command = [
+        sys.executable,
+        "-m",
+        "dispatch",
+        "--config",
+        str(settings.path),
+        "serve",
+        "--no-scheduler",
+        "--port",
+        str(web),
+    ]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_listening(listen, process)
+        with smtplib.SMTP("127.0.0.1", listen, timeout=20) as client:
+            client.ehlo("mx.test")
+            client.mail("<>")
+            assert client.rcpt("someone@bounces.dispatch.example")[0] == 550
+            assert client.rcpt(verp.address(1, 1))[0] == 250
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    assert "Bounces: receiving at 127.0.0.1:" in log.read_text()
