@@ -52,6 +52,14 @@ def bounce_settings(tmp_path: Path, database_url: str, smtp_port: int, listen: i
     return config.load(write_config(tmp_path, database_url, lines))
 
 
+def launch(settings: Settings, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """`dispatch --config … ARGS` as a child process, its output in `log`."""
+    env = os.environ | {"DISPATCH_SECRET_KEY": SECRET}
+    command = [sys.executable, "-m", "dispatch", "--config", str(settings.path), *args]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
 def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -107,10 +115,7 @@ def test_reports_over_smtp_to_dispatch_bounces_serve(
     hard, complainer, _ = sorted(received)
 
     log = tmp_path / "bounces.log"
-    env = os.environ | {"DISPATCH_SECRET_KEY": SECRET}
-    command = [sys.executable, "-m", "dispatch", "--config", str(settings.path), "bounces", "serve"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    process = launch(settings, ["bounces", "serve"], log)
     try:
         wait_listening(listen, process)
         with smtplib.SMTP("127.0.0.1", listen, timeout=20) as client:
@@ -215,21 +220,8 @@ def test_dispatch_serve_receives_bounces_too(
     settings = bounce_settings(tmp_path, database_url, 25, listen)
     verp = Verp.from_settings(settings)
     assert verp is not None
-    env = os.environ | {"DISPATCH_SECRET_KEY": SECRET}
-    command = [
-        sys.executable,
-        "-m",
-        "dispatch",
-        "--config",
-        str(settings.path),
-        "serve",
-        "--no-scheduler",
-        "--port",
-        str(web),
-    ]
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    process = launch(settings, ["serve", "--no-scheduler", "--port", str(web)], log)
     try:
         wait_listening(listen, process)
         with smtplib.SMTP("127.0.0.1", listen, timeout=20) as client:

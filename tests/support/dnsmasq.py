@@ -8,7 +8,6 @@ and NXDOMAIN for anything else under the given domains; stopped by its PID.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -18,6 +17,7 @@ import dns.exception
 import dns.resolver
 
 from support.live_server import free_port
+from support.processes import stop
 
 DNSMASQ = os.environ.get("DISPATCH_DNSMASQ", "/usr/sbin/dnsmasq")
 
@@ -85,16 +85,7 @@ class Dnsmasq:
         raise RuntimeError(f"dnsmasq did not answer on port {self.port}")
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                os.kill(self.process.pid, signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.kill(self.process.pid, signal.SIGKILL)
-                    self.process.wait(timeout=5)
-            if self.process.stderr is not None:
-                self.process.stderr.close()
+        stop(self.process, timeout=10)
 
     @property
     def nameserver(self) -> str:

@@ -12,13 +12,13 @@ import imaplib
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from support.live_server import free_port
+from support.processes import stop
 
 DOVECOT = os.environ.get("DISPATCH_DOVECOT", "/usr/sbin/dovecot")
 
@@ -97,15 +97,7 @@ class Dovecot:
         raise RuntimeError(f"dovecot did not answer on port {self.port}: {self.log()}")
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
-        if self.process is not None and self.process.stderr is not None:
-            self.process.stderr.close()
+        stop(self.process)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log(self) -> str:

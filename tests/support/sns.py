@@ -5,7 +5,6 @@ confirmations), and messages signed the way SNS signs them."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import ssl
 import threading
@@ -13,10 +12,10 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+
+from support.tls import self_signed
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-feedback"
 FIELDS = {
@@ -35,18 +34,7 @@ FIELDS = {
 
 def signing_pair() -> tuple[rsa.RSAPrivateKey, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, "sns.amazonaws.com")
     return key, cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -130,13 +118,7 @@ def ses_bounce(
             "timestamp": "2026-12-01T15:09:58.000Z",
             "feedbackId": f"0100018c-bounce-{recipient}",
         },
-        "mail": {
-            "timestamp": "2026-12-01T15:09:50.000Z",
-            "source": source,
-            "messageId": "0100018c2a4b8c3d-ses",
-            "destination": [recipient],
-            "commonHeaders": {"messageId": message_id},
-        },
+        "mail": _mail(recipient, source, message_id),
     }
 
 
@@ -149,11 +131,16 @@ def ses_complaint(recipient: str, source: str, message_id: str) -> dict[str, Any
             "timestamp": "2026-12-01T16:00:00.000Z",
             "feedbackId": f"0100018c-complaint-{recipient}",
         },
-        "mail": {
-            "timestamp": "2026-12-01T15:09:50.000Z",
-            "source": source,
-            "messageId": "0100018c2a4b8c3d-ses",
-            "destination": [recipient],
-            "commonHeaders": {"messageId": message_id},
-        },
+        "mail": _mail(recipient, source, message_id),
+    }
+
+
+def _mail(recipient: str, source: str, message_id: str) -> dict[str, Any]:
+    """SES's account of the message: who sent it (our VERP), to whom, our Message-ID."""
+    return {
+        "timestamp": "2026-12-01T15:09:50.000Z",
+        "source": source,
+        "messageId": "0100018c2a4b8c3d-ses",
+        "destination": [recipient],
+        "commonHeaders": {"messageId": message_id},
     }

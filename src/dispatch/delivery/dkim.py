@@ -19,7 +19,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from dispatch.config import Settings
 from dispatch.delivery.dkim_canon import (
@@ -32,6 +32,9 @@ from dispatch.delivery.dkim_canon import (
 )
 from dispatch.delivery.dkim_keys import SigningKey, load_key
 from dispatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dispatch.delivery.dkim_processes import ProcessSigner
 
 SIGNED_HEADERS = (
     b"from",
@@ -150,7 +153,7 @@ def _fold_b64(value: bytes) -> bytes:
     return b"\r\n ".join(value[i : i + width] for i in range(0, len(value), width))
 
 
-def from_settings(settings: Settings, processes: bool = True) -> DkimSigner | Signer | None:
+def from_settings(settings: Settings, processes: bool = True) -> DkimSigner | ProcessSigner | None:
     """The configured signer, or None when `delivery.dkim.domain` is not set. With
     `delivery.dkim.processes` (and `processes`), it signs in that many worker processes
     and must be closed."""
@@ -167,16 +170,10 @@ def from_settings(settings: Settings, processes: bool = True) -> DkimSigner | Si
         raise ConfigError(f"{settings.path.name}: delivery.dkim: {exc}") from exc
     if not processes or not section.processes:
         return signer
-    from dispatch.delivery.dkim_processes import ProcessSigner, SignerSpec  # needs this module
+    from dispatch.delivery.dkim_processes import ProcessSigner, SignerSpec  # imports this one
 
     spec = SignerSpec(signer.domain, signer.selector, rsa_pem, ed25519)
     return ProcessSigner(spec, section.processes)
-
-
-class Signer(Protocol):
-    """What the SMTP sender calls: `DkimSigner`, or `ProcessSigner` (also `close()`)."""
-
-    def sign(self, message: bytes) -> bytes: ...
 
 
 def _read(settings: Settings, key: str) -> bytes:
