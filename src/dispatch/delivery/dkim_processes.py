@@ -4,9 +4,9 @@
 takes an idle worker, sends it the message over a pipe and gets the signature headers
 back, so the sending process spends a pipe round trip, not the canonicalisation and
 the RSA operation, under its GIL. Workers are spawned (not forked: the sender runs
-threads) with the key material, and stopped by `close()`. A worker that dies makes
-that one message fail with ValueError (the SMTP sender retries it later) and is
-replaced.
+threads) with the key material when the first message comes, and stopped by
+`close()`. A worker that dies makes that one message fail with ValueError (the SMTP
+sender retries it later) and is replaced.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import queue
+import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -66,10 +67,20 @@ class ProcessSigner:
         self.spec = spec
         self.domain = spec.domain
         self._context = multiprocessing.get_context("spawn")
+        self.processes = processes
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
-        for _ in range(processes):
-            self._idle.put(self._start())
+        self._started = False
+        self._lock = threading.Lock()
+
+    def _ensure_started(self) -> None:
+        """Workers start with the first message: a sender made and closed without
+        sending anything (the scheduler's periodic look for due campaigns) costs nothing."""
+        with self._lock:
+            if not self._started:
+                for _ in range(self.processes):
+                    self._idle.put(self._start())
+                self._started = True
 
     def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
@@ -83,6 +94,8 @@ class ProcessSigner:
         return worker
 
     def sign(self, message: bytes) -> bytes:
+        if not self._started:
+            self._ensure_started()
         worker = self._idle.get()
         try:
             worker.connection.send_bytes(message)
@@ -109,3 +122,5 @@ class ProcessSigner:
                 worker.process.kill()
                 worker.process.join(timeout=5)
         self._all.clear()
+        self._idle = queue.Queue()
+        self._started = False
