@@ -151,3 +151,25 @@ def test_a_dead_nameserver_is_a_clear_failure(
     result = doctor(path, monkeypatch)
     assert result.exit_code == 1
     assert "DNS TXT" in result.output and "fix: check [doctor] nameserver" in result.output
+
+
+def test_spf_coverage_of_the_smtp_relay_when_no_ips_are_listed(
+    tmp_path: Path, keys: tuple[bytes, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No traffic goes to the address: DNS only says where mail leaves from."""
+    found = records(keys)
+    found[f"bounces.{DOMAIN}"] = ["v=spf1 ip4:93.184.216.0/24 -all"]
+    with Dnsmasq([DOMAIN], txt=found, hosts={f"relay.{DOMAIN}": "93.184.215.14"}) as dns:
+        path = configure(
+            tmp_path,
+            keys,
+            dns.nameserver,
+            **{
+                r"^sending_ips = .*$": "sending_ips = []",
+                r'^backend = "outbox".*$': 'backend = "smtp"',
+                r'^host = "127.0.0.1"$': f'host = "relay.{DOMAIN}"',
+            },
+        )
+        result = doctor(path, monkeypatch)
+    assert f"FAIL spf bounces.{DOMAIN}: " in result.output
+    assert "does not allow 93.184.215.14" in result.output

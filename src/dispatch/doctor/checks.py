@@ -5,6 +5,7 @@ reject or junk the mail (their 2024 bulk-sender rules); WARN means worth fixing.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -154,7 +155,7 @@ def spf(settings: Settings, resolver: Dns) -> Iterator[Check]:
 
 
 def _coverage(settings: Settings, resolver: Dns, domain: str, record: str) -> Iterator[Check]:
-    ips = settings.doctor.sending_ips
+    ips = settings.doctor.sending_ips or _relay_addresses(settings, resolver)
     if not ips:
         yield Check(
             f"spf {domain}",
@@ -174,6 +175,18 @@ def _coverage(settings: Settings, resolver: Dns, domain: str, record: str) -> It
         )
         return
     yield Check(f"spf {domain}", Status.OK, f"{domain}: SPF allows {', '.join(ips)}")
+
+
+def _relay_addresses(settings: Settings, resolver: Dns) -> tuple[str, ...]:
+    """The public addresses of `delivery.smtp.host`, when mail goes straight from it."""
+    if settings.delivery.backend != "smtp":
+        return ()
+    host = settings.delivery.smtp.host
+    try:
+        found = [host] if ipaddress.ip_address(host) else []
+    except ValueError:
+        found = resolver.addresses(host)
+    return tuple(ip for ip in found if ipaddress.ip_address(ip).is_global)
 
 
 def dmarc(settings: Settings, resolver: Dns) -> Iterator[Check]:
