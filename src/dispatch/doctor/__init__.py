@@ -1,17 +1,31 @@
 """`dispatch doctor`: what a bulk sender needs, checked, with how to fix each item.
 
-`diagnose(settings)` runs every check in `checks` (DNS through `dns.Dns`, the system
-resolver or `[doctor] nameserver`); `Diagnosis.blocking` is True when something makes
-the big mailbox providers reject the mail.
+`diagnose(settings)` runs every check in `checks` (configuration) and `records` (DNS
+through `dns.Dns`: the system resolver or `[doctor] nameserver`); `Diagnosis.blocking`
+is True when something makes the big mailbox providers reject the mail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dispatch.config import Settings
-from dispatch.doctor.checks import Check, Status, run_checks
-from dispatch.doctor.dns import Dns
+from dispatch.doctor import checks, records
+from dispatch.doctor.dns import Dns, DnsError
+from dispatch.doctor.findings import Check, Status
+from dispatch.errors import ConfigError
+
+CHECKS: tuple[Callable[[Settings, Dns], Iterator[Check]], ...] = (
+    checks.base_url,
+    checks.secret_key,
+    checks.postal_address,
+    checks.alignment,
+    records.dkim_record,
+    records.spf,
+    records.dmarc,
+    records.bounce_mx,
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +41,16 @@ class Diagnosis:
 
 
 def diagnose(settings: Settings, resolver: Dns | None = None) -> Diagnosis:
-    return Diagnosis(run_checks(settings, resolver or Dns(settings.doctor)))
+    resolver = resolver or Dns(settings.doctor)
+    found: list[Check] = []
+    for check in CHECKS:
+        try:
+            found.extend(check(settings, resolver))
+        except DnsError as exc:
+            found.append(Check(check.__name__, Status.FAIL, str(exc), "check [doctor] nameserver"))
+        except ConfigError as exc:
+            found.append(Check(check.__name__, Status.FAIL, str(exc), "fix config.toml"))
+    return Diagnosis(found)
 
 
 __all__ = ["Check", "Diagnosis", "Status", "diagnose"]

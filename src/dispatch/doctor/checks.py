@@ -1,45 +1,19 @@
-"""The checks of `dispatch doctor`, each one a function of the settings (and DNS) that
+"""The configuration checks of `dispatch doctor`: each a function of the settings that
 says what it found and how to fix it. FAIL means the big mailbox providers will
-reject or junk the mail (their 2024 bulk-sender rules); WARN means worth fixing."""
+reject or junk the mail (their 2024 bulk-sender rules); WARN means worth fixing. The
+DNS record checks are in `records`."""
 
 from __future__ import annotations
 
-import enum
-import ipaddress
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-
-from publicsuffixlist import PublicSuffixList
+from collections.abc import Iterator
 
 from dispatch.config import Settings
-from dispatch.delivery import dkim
-from dispatch.doctor.dns import Dns, DnsError
-from dispatch.doctor.spf import check_host, spf_record
+from dispatch.doctor.dns import Dns
+from dispatch.doctor.findings import Check, Status, organisational
 from dispatch.errors import ConfigError
 
 WEAK_SECRETS = {"changeme", "change-me", "secret", "dispatch", "default", "password", "test"}
 EXAMPLE_ADDRESS = "1 Example Street"
-_SUFFIXES = PublicSuffixList()
-
-
-class Status(enum.StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-
-def organisational(domain: str) -> str:
-    """The registrable domain (DMARC's organisational domain) of `domain`."""
-    domain = domain.lower().rstrip(".")
-    return _SUFFIXES.privatesuffix(domain) or domain
 
 
 def base_url(settings: Settings, _: Dns) -> Iterator[Check]:
@@ -117,146 +91,3 @@ def alignment(settings: Settings, _: Dns) -> Iterator[Check]:
             )
         else:
             yield Check(name, Status.OK, f"{item.from_email}: DKIM and return path under {org}")
-
-
-def dkim_record(settings: Settings, resolver: Dns) -> Iterator[Check]:
-    signer = dkim.from_settings(settings, processes=False)
-    if not isinstance(signer, dkim.DkimSigner):
-        return
-    for name, chosen in zip(signer.dns_names(), signer.selectors, strict=True):
-        expected = chosen.key.dns_record()
-        published = [r for r in resolver.txt(name) if "p=" in r]
-        key = _tag(expected, "p")
-        if any(_tag(record, "p") == key for record in published):
-            yield Check(f"dkim {name}", Status.OK, "the published key matches the configured one")
-            continue
-        found = "a different key is published" if published else "no DKIM record"
-        yield Check(
-            f"dkim {name}",
-            Status.FAIL,
-            f"{name}: {found}; receivers cannot verify the signatures",
-            f'publish TXT {name} "{expected}"',
-        )
-
-
-def spf(settings: Settings, resolver: Dns) -> Iterator[Check]:
-    domains = [settings.bounces.domain] if settings.bounces.domain else _from_domains(settings)
-    for domain in dict.fromkeys(d for d in domains if d):
-        record = spf_record(resolver, domain)
-        if record is None:
-            yield Check(
-                f"spf {domain}",
-                Status.FAIL,
-                f"{domain}: no SPF record (or more than one) for the return path domain",
-                f'publish TXT {domain} "v=spf1 ip4:<your sending IP> -all"',
-            )
-            continue
-        yield from _coverage(settings, resolver, domain, record)
-
-
-def _coverage(settings: Settings, resolver: Dns, domain: str, record: str) -> Iterator[Check]:
-    ips = settings.doctor.sending_ips or _relay_addresses(settings, resolver)
-    if not ips:
-        yield Check(
-            f"spf {domain}",
-            Status.WARN,
-            f"{domain}: SPF record found ({record}); whether it covers your sending host "
-            "is unchecked",
-            'list the public IPs mail leaves from in [doctor] sending_ips = ["…"]',
-        )
-        return
-    outside = [ip for ip in ips if check_host(resolver, ip, domain) != "pass"]
-    if outside:
-        yield Check(
-            f"spf {domain}",
-            Status.FAIL,
-            f"{domain}: SPF ({record}) does not allow {', '.join(outside)}",
-            f"add ip4:/ip6: mechanisms for {', '.join(outside)} to the SPF record",
-        )
-        return
-    yield Check(f"spf {domain}", Status.OK, f"{domain}: SPF allows {', '.join(ips)}")
-
-
-def _relay_addresses(settings: Settings, resolver: Dns) -> tuple[str, ...]:
-    """The public addresses of `delivery.smtp.host`, when mail goes straight from it."""
-    if settings.delivery.backend != "smtp":
-        return ()
-    host = settings.delivery.smtp.host
-    try:
-        found = [host] if ipaddress.ip_address(host) else []
-    except ValueError:
-        found = resolver.addresses(host)
-    return tuple(ip for ip in found if ipaddress.ip_address(ip).is_global)
-
-
-def dmarc(settings: Settings, resolver: Dns) -> Iterator[Check]:
-    for domain in dict.fromkeys(_from_domains(settings)):
-        names = dict.fromkeys([f"_dmarc.{domain}", f"_dmarc.{organisational(domain)}"])
-        found = [r for n in names for r in resolver.txt(n) if r.lower().startswith("v=dmarc1")]
-        if not found or _tag(found[0], "p") is None:
-            yield Check(
-                f"dmarc {domain}",
-                Status.FAIL,
-                f"{domain}: no DMARC record; Gmail and Yahoo require one of bulk senders",
-                f'publish TXT _dmarc.{organisational(domain)} "v=DMARC1; p=none; rua=mailto:…"',
-            )
-        else:
-            yield Check(f"dmarc {domain}", Status.OK, f"{domain}: {found[0]}")
-
-
-def bounce_mx(settings: Settings, resolver: Dns) -> Iterator[Check]:
-    domain = settings.bounces.domain
-    if not domain:
-        yield Check(
-            "bounces",
-            Status.WARN,
-            "no bounce domain: bounces go to the From address and nothing reads them",
-            'set [bounces] domain = "bounces.<your domain>" and run `dispatch bounces serve`',
-        )
-        return
-    exchanges = resolver.mx(domain)
-    if not exchanges:
-        yield Check(
-            f"mx {domain}",
-            Status.FAIL,
-            f"{domain}: no MX record, so bounces cannot come back",
-            f"publish MX {domain} pointing at the host running `dispatch bounces serve`",
-        )
-        return
-    yield Check(f"mx {domain}", Status.OK, f"{domain}: MX {', '.join(exchanges)}")
-
-
-CHECKS: tuple[Callable[[Settings, Dns], Iterator[Check]], ...] = (
-    base_url,
-    secret_key,
-    postal_address,
-    alignment,
-    dkim_record,
-    spf,
-    dmarc,
-    bounce_mx,
-)
-
-
-def run_checks(settings: Settings, resolver: Dns) -> list[Check]:
-    found: list[Check] = []
-    for check in CHECKS:
-        try:
-            found.extend(check(settings, resolver))
-        except DnsError as exc:
-            found.append(Check(check.__name__, Status.FAIL, str(exc), "check [doctor] nameserver"))
-        except ConfigError as exc:
-            found.append(Check(check.__name__, Status.FAIL, str(exc), "fix config.toml"))
-    return found
-
-
-def _from_domains(settings: Settings) -> list[str]:
-    return [item.from_email.rpartition("@")[2].lower() for item in settings.lists]
-
-
-def _tag(record: str, name: str) -> str | None:
-    for part in record.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key.strip().lower() == name:
-            return "".join(value.split())
-    return None
