@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 from publicsuffixlist import PublicSuffixList
 
 from dispatch.config import Settings
-
-_SUFFIXES = PublicSuffixList()
 
 
 class Status(enum.StrEnum):
@@ -29,7 +28,13 @@ class Check:
 def organisational(domain: str) -> str:
     """The registrable domain (DMARC's organisational domain) of `domain`."""
     domain = domain.lower().rstrip(".")
-    return _SUFFIXES.privatesuffix(domain) or domain
+    return _suffixes().privatesuffix(domain) or domain
+
+
+@functools.cache
+def _suffixes() -> PublicSuffixList:
+    """The public suffix list shipped with the package, parsed once when first needed."""
+    return PublicSuffixList()
 
 
 def tag(record: str, name: str) -> str | None:

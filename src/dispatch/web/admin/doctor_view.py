@@ -7,9 +7,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dispatch.config import Settings
-from dispatch.doctor import Diagnosis, diagnose
+
+if TYPE_CHECKING:
+    from dispatch.doctor import Diagnosis
 
 log = logging.getLogger(__name__)
 FRESH = 600.0  # seconds a diagnosis is shown before it is made again
@@ -33,6 +36,8 @@ class DoctorView:
             return self.diagnosis
 
     def _run(self) -> None:
+        from dispatch.doctor import diagnose  # dnspython: only when a diagnosis is asked for
+
         try:
             found = diagnose(self.settings)
         except Exception:  # shown as "not checked"; the next view tries again
