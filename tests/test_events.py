@@ -52,7 +52,7 @@ def raw(kind: str, number: int, email: str = "dana@example.com", **extra: Any) -
         (raw("bounce", 1, type="bounce"), (EventType.BOUNCED, Effect.BOUNCE)),
         (raw("bounce", 1, type="blocked"), (EventType.BLOCKED, Effect.RECORD)),
         (raw("dropped", 1), (EventType.REJECTED, Effect.SUPPRESS)),
-        (raw("spamreport", 1), (EventType.COMPLAINED, Effect.SUPPRESS)),
+        (raw("spamreport", 1), (EventType.COMPLAINED, Effect.COMPLAINT)),
         (raw("unsubscribe", 1), (EventType.UNSUBSCRIBED, Effect.UNSUBSCRIBE)),
         (raw("group_unsubscribe", 1), (EventType.UNSUBSCRIBED, Effect.UNSUBSCRIBE)),
         (raw("group_resubscribe", 1), (EventType.SUBSCRIBED, Effect.RECORD)),

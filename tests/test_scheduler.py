@@ -219,3 +219,17 @@ def lose(service: SchedulerService) -> None:
         assert isinstance(lock, schedlock.FileSchedulerLock)
         lock.path.unlink()
         lock.release()
+
+
+def test_the_bounce_mailbox_is_polled_only_when_configured(
+    db: Database, settings: Settings, services: list[SchedulerService]
+) -> None:
+    imap = settings.bounces.imap.model_copy(update={"host": "127.0.0.1", "user": "bounces"})
+    bounces = settings.bounces.model_copy(update={"imap": imap})
+    polling = settings.model_copy(update={"bounces": bounces})
+    service = start(services, db, polling)
+    job = service.scheduler.get_job("bounces:poll")
+    assert job is not None and job.trigger.interval == timedelta(minutes=5)
+    assert stored_jobs(db) == dict.fromkeys(PERSISTENT | {"bounces:poll"}, 1)
+    start(services, db, settings)  # the mailbox is removed from the configuration
+    assert stored_jobs(db) == dict.fromkeys(PERSISTENT, 1)

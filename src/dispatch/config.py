@@ -95,6 +95,16 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _feedback_id(value: str) -> str:
+    fields = value.split(":")
+    if value and not (3 <= len(fields) <= 5 and 5 <= len(fields[-1]) <= 15):
+        raise ValueError(
+            f'"{value}" is not a Feedback-ID such as "{{campaign}}:{{list}}:dispatch" '
+            "(3 to 5 fields separated by colons, the last one 5-15 characters)"
+        )
+    return value
+
+
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 SectionKey = Annotated[str, AfterValidator(lambda v: slugify(v) or _empty_section(v))]
 Cron = Annotated[str, AfterValidator(_cron)]
@@ -177,13 +187,17 @@ class SendgridSettings(Section):
 
 
 class DkimSettings(Section):
-    """DKIM signing of SMTP mail (off unless `domain` is set)."""
+    """DKIM signing of SMTP mail (off unless `domain` is set); optionally a second,
+    Ed25519 signature (RFC 8463) beside the RSA one."""
 
     domain: str | None = None
     selector: str = "dispatch"
     private_key_file: Path | None = None
+    ed25519_selector: str = "dispatch-ed25519"
+    ed25519_private_key_file: Path | None = None
+    processes: int = Field(default=0, ge=0, le=64)  # 0: sign in the sending threads
 
-    _resolve_paths = field_validator("private_key_file")(_resolve)
+    _resolve_paths = field_validator("private_key_file", "ed25519_private_key_file")(_resolve)
 
     @model_validator(mode="after")
     def _key_with_domain(self) -> DkimSettings:
@@ -207,10 +221,68 @@ class DeliverySettings(Section):
     # "redis://host:6379/1" so that rate_per_second and hourly_limit hold across workers.
     limiter_storage: str = "memory://"
     unsubscribe_mailto: Email | None = None
+    # Gmail's feedback loop header: "{campaign}" and "{list}" are filled per message; the
+    # last field is the sender id (5-15 characters). "" leaves the header out.
+    feedback_id: Annotated[str, AfterValidator(_feedback_id)] = "{campaign}:{list}:dispatch"
     outbox: OutboxSettings = OutboxSettings()
     smtp: SmtpSettings = SmtpSettings()
     sendgrid: SendgridSettings = SendgridSettings()
     dkim: DkimSettings = DkimSettings()
+
+
+class BounceImapSettings(Section):
+    """The mailbox `dispatch bounces poll` reads (off unless `host` is set)."""
+
+    host: str | None = None
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    user: str | None = None
+    password_file: Path | None = None  # or DISPATCH_BOUNCES_IMAP_PASSWORD
+    folder: str = "INBOX"
+    move_to: str | None = None  # a folder for handled messages; unset: delete them
+    interval_minutes: float = Field(default=5, gt=0)  # the scheduler's poll
+    timeout: float = Field(default=30, gt=0)
+
+    _resolve_paths = field_validator("password_file")(_resolve)
+
+
+class SesSettings(Section):
+    """Amazon SES notifications through SNS at POST /webhooks/ses."""
+
+    topic_arns: tuple[str, ...] = ()  # accept only these topics (empty: any topic)
+    # Hosts SNS signing certificates may come from (shell-style patterns, https only).
+    certificate_hosts: tuple[str, ...] = ("sns.*.amazonaws.com", "sns.*.amazonaws.com.cn")
+
+
+class BounceSettings(Section):
+    """Bounces and complaints coming back: VERP return path, SMTP/LMTP intake, IMAP."""
+
+    domain: str | None = None  # VERP envelope sender bounces+<token>@domain (unset: off)
+    local_part: str = Field(default="bounces", pattern=r"^[a-z0-9][a-z0-9._-]{0,20}$")
+    listen: str | None = None  # "127.0.0.1:2525": `dispatch bounces serve` (and serve)
+    protocol: Literal["smtp", "lmtp"] = "smtp"
+    soft_limit: int = Field(default=3, ge=1)  # soft bounces that suppress an address …
+    soft_days: int = Field(default=30, ge=1)  # … within this many days
+    max_message_bytes: int = Field(default=10_000_000, ge=10_000)
+    imap: BounceImapSettings = BounceImapSettings()
+    ses: SesSettings = SesSettings()
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f'"{value}" is not HOST:PORT (e.g. "127.0.0.1:2525")')
+        return value
+
+
+class DoctorSettings(Section):
+    """`dispatch doctor`: where DNS questions go, and the hosts mail leaves from."""
+
+    nameserver: str | None = None  # "IP" or "IP:PORT"; unset: the system resolver
+    timeout: float = Field(default=5, gt=0)
+    sending_ips: tuple[str, ...] = ()  # public addresses of the sending MTA (SPF check)
 
 
 class WebSettings(Section):
@@ -360,6 +432,8 @@ class Settings(Section):
     security: SecuritySettings = SecuritySettings()
     database: DatabaseSettings = DatabaseSettings()
     delivery: DeliverySettings = DeliverySettings()
+    bounces: BounceSettings = BounceSettings()
+    doctor: DoctorSettings = DoctorSettings()
     web: WebSettings = WebSettings()
     feeds: FeedsSettings = FeedsSettings()
     branding: BrandingSettings = BrandingSettings()
@@ -411,6 +485,15 @@ class Settings(Section):
             "SENDGRID_API_KEY",
             self.delivery.sendgrid.api_key_file,
             "delivery.sendgrid.api_key_file",
+            self.path,
+        )
+
+    @property
+    def bounces_imap_password(self) -> SecretStr:
+        return _secret(
+            "DISPATCH_BOUNCES_IMAP_PASSWORD",
+            self.bounces.imap.password_file,
+            "bounces.imap.password_file",
             self.path,
         )
 

@@ -15,6 +15,7 @@ run is for (`scheduler.ContextExecutor`). Tests call jobs the same way.
 - `poll_upstream`: upstream RSS/Atom feeds → articles.
 - `publish_scheduled`: scheduled articles whose time came are marked published, the
   feeds rebuilt (WebSub pinged) at once, and their one-off sends started.
+- `poll_bounces`: the `[bounces.imap]` mailbox → bounce and complaint events.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispatch.bounces.imap import poll_mailbox
+from dispatch.bounces.intake import BounceIntake
 from dispatch.campaigns import Options
 from dispatch.campaigns.create import create_digest, plan_digest
 from dispatch.campaigns.recipients import count_audience
@@ -247,3 +250,12 @@ def poll_upstream(*, run: Run | None = None) -> PollReport:
             failed=len(report.failed),
         )
     return report
+
+
+def poll_bounces(*, run: Run | None = None) -> int:
+    """Record the bounce and complaint mail waiting in `[bounces.imap]`; how many."""
+    ctx = _bound(run).context
+    if ctx.stop.is_set():
+        return 0
+    report = poll_mailbox(ctx.settings, BounceIntake.from_settings(ctx.settings, ctx.db))
+    return report.handled

@@ -7,6 +7,7 @@ on the same database, explicit ids, `replace_existing=True`, `coalesce=True`,
     digest:{list}       cron of the list in its time zone    persistent, misfire grace
     feeds:refresh       every feed_refresh_minutes           persistent (safety net)
     upstream:poll       every minute (sources that are due)  persistent
+    bounces:poll        every [bounces.imap] interval        persistent, when host is set
     campaigns:run-due   every run_due_seconds, and at start  in memory
     articles:publish    every run_due_seconds, and at start  in memory (scheduled articles)
     feeds:watch         every few seconds (debounce)         in memory
@@ -207,6 +208,12 @@ class SchedulerService:
         self._add("feeds:refresh", jobs.refresh_feeds, _every(minutes * 60), "default", grace)
         upstream = _every(UPSTREAM_CHECK_SECONDS)  # poll_all polls the sources that are due
         self._add("upstream:poll", jobs.poll_upstream, upstream, "default", grace)
+        imap = settings.bounces.imap
+        if imap.host and imap.user:
+            every = _every(imap.interval_minutes * 60)
+            self._add("bounces:poll", jobs.poll_bounces, every, "default", grace)
+        elif self.scheduler.get_job("bounces:poll", jobstore="default") is not None:
+            self.scheduler.remove_job("bounces:poll", jobstore="default")
         for job in self.scheduler.get_jobs(jobstore="default"):
             if job.id.startswith("digest:") and job.id not in digests:
                 self.scheduler.remove_job(job.id, jobstore="default")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dispatch.bounces.verp import Verp
 from dispatch.campaigns.claims import Claimed
 from dispatch.config import Settings
 from dispatch.delivery.base import Envelope
@@ -23,10 +24,12 @@ class RecipientLinks:
 
     tokens: Tokens
     urls: Urls
+    verp: Verp | None = None  # signed return paths, when [bounces] domain is set
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RecipientLinks:
-        return cls(Tokens(settings.secret_key), Urls(settings.site.base_url))
+        verp = Verp.from_settings(settings)
+        return cls(Tokens(settings.secret_key), Urls(settings.site.base_url), verp)
 
 
 @dataclass(frozen=True)
@@ -53,4 +56,6 @@ class EnvelopeMaker:
             urls=self.links.urls,
         )
         mid = message_id(self.campaign_key, row.id, self.domain)
-        return Envelope(row.id, self.campaign_id, recipient, mid)
+        verp = self.links.verp
+        return_path = verp.address(self.campaign_id, row.id) if verp is not None else None
+        return Envelope(row.id, self.campaign_id, recipient, mid, return_path)

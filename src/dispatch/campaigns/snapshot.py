@@ -59,6 +59,7 @@ def freeze(
         "list_name": around.mailing_list.name,
         "site_url": around.mailing_list.site_url,
         "unsubscribe_mailto": around.mailing_list.unsubscribe_mailto,
+        "feedback_id": around.mailing_list.feedback_id,
         "date": around.date.isoformat(),
     }
 
@@ -90,6 +91,7 @@ def thaw(snapshot: dict[str, Any] | None, campaign_id: int) -> CampaignMessage:
         name=snapshot["list_name"],
         site_url=snapshot["site_url"],
         unsubscribe_mailto=snapshot["unsubscribe_mailto"],
+        feedback_id=snapshot.get("feedback_id", ""),  # absent from snapshots made before it
     )
     return CampaignMessage(
         prepared,

@@ -18,7 +18,7 @@ from dispatch.campaigns.recipients import count_pending, freeze_recipients
 from dispatch.campaigns.snapshot import Letterhead, freeze
 from dispatch.config import Settings
 from dispatch.delivery.message import ListIdentity
-from dispatch.delivery.mime import Mailbox
+from dispatch.delivery.mime import Mailbox, feedback_id
 from dispatch.errors import CampaignError
 from dispatch.logs import event
 from dispatch.store.models import Campaign, CampaignStatus
@@ -67,6 +67,7 @@ def letterhead(settings: Settings, list_slug: str, date: datetime) -> Letterhead
         name=item.name,
         site_url=settings.site.base_url,
         unsubscribe_mailto=settings.delivery.unsubscribe_mailto,
+        feedback_id=feedback_id(settings.delivery.feedback_id, "{campaign}", item.slug),
     )
     return Letterhead(Mailbox(item.from_email, item.from_name), item.reply_to, identity, date)
 

@@ -35,6 +35,8 @@ COMMANDS = {
     "serve": "dispatch.cli.serve:serve",
     "scheduler": "dispatch.cli.scheduler:scheduler",
     "worker": "dispatch.cli.worker:worker",
+    "bounces": "dispatch.cli.bounces:app",
+    "doctor": "dispatch.cli.doctor:doctor",
 }
 
 

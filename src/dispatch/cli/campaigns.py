@@ -16,6 +16,7 @@ from dispatch.cli.following import (
     read_progress,
     send_and_follow,
 )
+from dispatch.events.history import campaign_feedback
 from dispatch.executor import make_executor
 from dispatch.executor.inline import InlineExecutor
 from dispatch.store.models import DeliveryStatus
@@ -83,6 +84,8 @@ def show(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="ID"
             f"In doubt (sent again after an unknown outcome; possible duplicates): "
             f"{progress.in_doubt:,}"
         )
+        feedback = campaign_feedback(session, campaign_id)
+        console.print(f"Bounced: {feedback.bounced:,}, complained: {feedback.complained:,}")
         if campaign.pause_reason:
             console.print(f"Pause reason: {escape(campaign.pause_reason)}", soft_wrap=True)
         if campaign.auto_resume_at:

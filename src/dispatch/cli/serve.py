@@ -4,7 +4,8 @@ One process, one worker, on `web.host`:`web.port` (or `--host` / `--port`). Feed
 served from `feeds.public_dir` as `dispatch feeds build` wrote them. The scheduler
 (digests, scheduled campaigns, feed refresh, upstream polls; `dispatch.scheduler`) runs
 in the same process unless `--no-scheduler` or `[scheduler] enabled = false`; only one
-per database may run, so extra web processes use `--no-scheduler`. SIGTERM/SIGINT:
+per database may run, so extra web processes use `--no-scheduler`. With `[bounces] listen`
+set, the bounce receiver (`dispatch bounces serve`) runs in the process too. SIGTERM/SIGINT:
 uvicorn stops serving, then the scheduler lets the batch in flight finish.
 """
 
@@ -16,6 +17,8 @@ import typer
 import uvicorn
 
 from dispatch import logs
+from dispatch.bounces.intake import BounceIntake
+from dispatch.bounces.server import bounce_server
 from dispatch.cli.context import app_context, console
 from dispatch.cli.scheduler import LOG_JSON_HELP, job_context, start_service, stop_service
 from dispatch.errors import StoreError
@@ -61,6 +64,13 @@ def serve(
         console.print("Scheduler: on (digests, scheduled campaigns, feeds, upstream polls)")
         for signum in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises it when done
             signal.signal(signum, lambda *_: service.context.stop.set())
+    receiver = None
+    if settings.bounces.listen and settings.bounces.domain:
+        receiver = bounce_server(settings, BounceIntake.from_settings(settings, database))
+        receiver.start()
+        console.print(
+            f"Bounces: receiving at {settings.bounces.listen} ({settings.bounces.protocol})"
+        )
     try:
         uvicorn.run(
             app,
@@ -73,6 +83,8 @@ def serve(
             server_header=False,
         )
     finally:
+        if receiver is not None:
+            receiver.stop()
         if service is not None:
             stop_service(service)
         jobs.executor.close()

@@ -1,4 +1,4 @@
-"""`dispatch subscribers …`: import, confirm-pending, export, add, suppress, delete."""
+"""`dispatch subscribers …`: import, confirm-pending, export, add, show, suppress, delete."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from dispatch.cli.context import app_context, console, errors
+from dispatch.cli.subscriber_show import show_command
 from dispatch.subscribers import (
     ImportSummary,
     Reject,
@@ -126,6 +127,9 @@ def add_command(
     console.print(f"{added.email}: {added.describe()}", markup=False)
     if added.refused:
         raise typer.Exit(1)
+
+
+app.command("show")(show_command)
 
 
 @app.command("suppress")

@@ -52,6 +52,7 @@ class Envelope:
     campaign_id: int
     recipient: Recipient
     message_id: str  # "<…@…>", the same on every retry of this delivery
+    return_path: str | None = None  # envelope sender (VERP, [bounces]); None: the From address
 
 
 class Outcome(enum.StrEnum):

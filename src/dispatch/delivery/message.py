@@ -7,6 +7,7 @@ produce each recipient's complete message (`as_bytes`, through the precomputed
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,9 +15,18 @@ from email.message import EmailMessage
 from html import escape
 
 from dispatch.delivery.base import Envelope, Substituted
-from dispatch.delivery.mime import ListHeaders, Mailbox, build_message, header_text, list_id
+from dispatch.delivery.mime import (
+    ListHeaders,
+    Mailbox,
+    build_message,
+    feedback_value,
+    header_text,
+    list_id,
+)
 from dispatch.delivery.wire import WireTemplate
 from dispatch.render.prepared import PreparedEmail
+
+_OUR_MESSAGE_ID = re.compile(r"<([0-9a-f]{32})\.([0-9]+)@[^<>@\s]+>")
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,8 @@ class ListIdentity:
     name: str
     site_url: str
     unsubscribe_mailto: str | None = None
+    # `[delivery] feedback_id` with the list filled in; "{campaign}" is filled per message.
+    feedback_id: str = ""
 
 
 class CampaignMessage:
@@ -54,6 +66,7 @@ class CampaignMessage:
             reply_to=reply_to,
             unsubscribe_mailto=mailing_list.unsubscribe_mailto,
             boundary=content_boundary(prepared, date),
+            feedback_id=mailing_list.feedback_id,
         )
 
     @property
@@ -96,11 +109,14 @@ class CampaignMessage:
         links = [f"<{header_text(envelope.recipient.unsubscribe_url).strip()}>"]
         if headers.unsubscribe_mailto:
             links.append(f"<mailto:{header_text(headers.unsubscribe_mailto).strip()}>")
-        return {
+        found = {
             "List-Id": list_id(headers.list_slug, headers.list_name, headers.site_url),
             "List-Unsubscribe": ", ".join(links),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
+        if headers.feedback_id:
+            found["Feedback-ID"] = feedback_value(headers.feedback_id)
+        return found
 
     def substituted(self) -> Substituted:
         count = len(self.prepared.getters)
@@ -122,6 +138,10 @@ class CampaignMessage:
             site_url=self.mailing_list.site_url,
             unsubscribe_url=envelope.recipient.unsubscribe_url,
             unsubscribe_mailto=self.mailing_list.unsubscribe_mailto,
+            feedback_id=self.mailing_list.feedback_id.replace(
+                "{campaign}", str(envelope.campaign_id)
+            )
+            or None,
         )
 
 
@@ -139,3 +159,13 @@ def message_id(campaign_key: str, delivery_id: int, domain: str) -> str:
     """The same Message-ID on every attempt of one delivery, so that a duplicate caused
     by a crash can be recognised (and collapsed) by mail clients."""
     return f"<{campaign_key}.{delivery_id}@{domain}>"
+
+
+def ledger_reference(value: str | None) -> tuple[str, int] | None:
+    """(campaign key, delivery id) named by a Message-ID that `message_id` made, else None.
+
+    The key is not secret (archive URLs show it): a match must be confirmed by more."""
+    found = _OUR_MESSAGE_ID.fullmatch((value or "").strip())
+    if found is None or len(found.group(2)) > 10:
+        return None
+    return found.group(1), int(found.group(2))

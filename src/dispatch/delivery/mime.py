@@ -46,6 +46,7 @@ class ListHeaders:
     site_url: str  # its host names the List-Id
     unsubscribe_url: str  # HTTPS one-click URL with the recipient's signed token
     unsubscribe_mailto: str | None = None
+    feedback_id: str | None = None  # Gmail's Feedback-ID, filled in ("12:morning:dispatch")
 
 
 def header_text(value: str) -> str:
@@ -56,6 +57,16 @@ def header_text(value: str) -> str:
 def list_id(list_slug: str, list_name: str, site_url: str) -> str:
     host = urlsplit(site_url).hostname or "localhost"
     return f"{header_text(list_name).strip()} <{header_text(list_slug)}.{host}>"
+
+
+def feedback_id(template: str, campaign: int | str, list_slug: str) -> str:
+    """`[delivery] feedback_id` filled in for one campaign and list."""
+    return template.replace("{list}", list_slug).replace("{campaign}", str(campaign))
+
+
+def feedback_value(value: str) -> str:
+    """A Feedback-ID as it may go on the wire: one line of printable ASCII."""
+    return "".join(c for c in header_text(value).strip() if c.isascii() and c.isprintable())
 
 
 def build_message(
@@ -83,6 +94,8 @@ def build_message(
     message["List-Id"] = list_id(headers.list_slug, headers.list_name, headers.site_url)
     message["List-Unsubscribe"] = _unsubscribe_header(headers)
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if headers.feedback_id:
+        message["Feedback-ID"] = feedback_value(headers.feedback_id)
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
     message.policy = WIRE

@@ -115,12 +115,16 @@ class SmtpSender:
 
     def close(self) -> None:
         self.pool.close()
+        close_signer = getattr(self.signer, "close", None)  # a signer with processes
+        if close_signer is not None:
+            close_signer()
 
     def _deliver(self, message: OutgoingMessage, envelope: Envelope, admit: Admit) -> SendResult:
         data = build_or_fail(envelope, self._build(message))
         if isinstance(data, SendResult):
             return data
-        sender, recipient = wire_address(message.from_email), wire_address(envelope.recipient.email)
+        mail_from = envelope.return_path or message.from_email  # VERP when [bounces] domain
+        sender, recipient = wire_address(mail_from), wire_address(envelope.recipient.email)
         utf8 = sender.needs_smtputf8 or recipient.needs_smtputf8
         admitted = False
         for attempt in range(2):  # a connection lost before the end of the message: once more

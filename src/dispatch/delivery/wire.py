@@ -1,10 +1,10 @@
 """The fast path: one campaign's complete message as wire bytes with holes.
 
 Once per campaign, `WireTemplate` renders every constant header (From, Subject, Date,
-Reply-To, List-Id, …; see `wire_headers`), fixes a MIME boundary, and encodes the
-literal chunks of the HTML and text bodies as quoted-printable. Per recipient it only
-writes To, Message-ID and List-Unsubscribe, encodes the few slot values, and joins
-bytes.
+Reply-To, List-Id, Feedback-ID, …; see `wire_headers`), fixes a MIME boundary, and
+encodes the literal chunks of the HTML and text bodies as quoted-printable. Per
+recipient it only writes To, Message-ID and List-Unsubscribe, encodes the few slot
+values, and joins bytes.
 
 Bodies are encoded chunk by chunk: each literal chunk and each value starts on a fresh
 line and is followed by a soft line break (`=` CRLF, which decodes to nothing), so a
@@ -24,7 +24,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 from dispatch.delivery.base import Envelope
-from dispatch.delivery.mime import Mailbox, header_text
+from dispatch.delivery.mime import Mailbox, feedback_value, header_text
 from dispatch.delivery.wire_headers import (
     list_id_header,
     mailbox,
@@ -107,6 +107,7 @@ class WireTemplate:
         reply_to: str | None = None,
         unsubscribe_mailto: str | None = None,
         boundary: str | None = None,
+        feedback_id: str = "",
     ) -> None:
         self.getters = prepared.getters
         self.html = QpTemplate(prepared.html)
@@ -124,6 +125,8 @@ class WireTemplate:
         self._after_headers = self._mime_prelude()
         self._between = b"".join([CRLF, self._delimiter(), part_headers("html")])
         self._end = CRLF + self._delimiter(close=True)
+        self._feedback = feedback_value(feedback_id)
+        self._feedback_lines: dict[int, bytes] = {}
 
     def render(self, envelope: Envelope) -> bytes:
         recipient = envelope.recipient
@@ -138,6 +141,7 @@ class WireTemplate:
                 b"Message-ID: ",
                 header_text(envelope.message_id).strip().encode("ascii"),
                 CRLF,
+                self._feedback_line(envelope.campaign_id),
                 unsubscribe_header(recipient.unsubscribe_url, self.mailto),
                 self._after_headers,
                 self.text.fill(values),
@@ -146,6 +150,16 @@ class WireTemplate:
                 self._end,
             ]
         )
+
+    def _feedback_line(self, campaign_id: int) -> bytes:
+        """`Feedback-ID: …` for the campaign (made once per campaign), or nothing."""
+        if not self._feedback:
+            return b""
+        line = self._feedback_lines.get(campaign_id)
+        if line is None:
+            value = self._feedback.replace("{campaign}", str(campaign_id))
+            line = self._feedback_lines[campaign_id] = f"Feedback-ID: {value}\r\n".encode("ascii")
+        return line
 
     def _mime_prelude(self) -> bytes:
         return b"".join(

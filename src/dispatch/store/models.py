@@ -354,7 +354,7 @@ class DigestRun(Base):
 
 
 class Event(Base):
-    """A provider event (webhook), stored once per provider event id."""
+    """A provider event (webhook, bounce, complaint), stored once per provider event id."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -372,7 +372,12 @@ class Event(Base):
     delivery_id: Mapped[int | None] = mapped_column(
         ForeignKey("deliveries.id", ondelete="SET NULL")
     )
+    # The subscriber it concerns (bounces, complaints); erased with them.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(Text)  # diagnostic: "550 5.1.1 user unknown"
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

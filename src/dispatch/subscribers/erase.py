@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import Delete, delete, select
 from sqlalchemy.orm import Session
 
-from dispatch.errors import NotFound
-from dispatch.store.models import Subscriber, Subscription, Suppression
-from dispatch.subscribers.addresses import stored_form
+from dispatch.errors import InvalidAddress, NotFound
+from dispatch.store.models import Event, Subscriber, Subscription, Suppression
+from dispatch.subscribers.addresses import stored_form, wire_address
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ def erase_subscriber(session: Session, email: str) -> Erasure:
         )
         _count(session, delete(Subscriber).where(Subscriber.id == subscriber_id))
     suppressions = _count(session, delete(Suppression).where(Suppression.email == address))
+    # Bounces and complaints name the address as the provider wrote it (those matched to
+    # the subscriber went with it): its stored and its wire form.
+    session.execute(delete(Event).where(Event.email.in_(_forms(address))))
     erasure = Erasure(address, int(subscriber_id is not None), subscriptions, suppressions)
     if not erasure.total:
         raise NotFound(f"no subscriber or suppression for {address}")
@@ -53,6 +56,13 @@ def erase_subscriber(session: Session, email: str) -> Erasure:
 
 def _stored_form(email: str) -> str:
     return stored_form(email) or email.strip()
+
+
+def _forms(address: str) -> set[str]:
+    try:
+        return {address, wire_address(address).address}
+    except InvalidAddress:
+        return {address}
 
 
 def _count(session: Session, statement: Delete) -> int:

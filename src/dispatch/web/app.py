@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -45,10 +46,14 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utcnow,
     jobs: JobContext | None = None,
+    http_client: httpx.Client | None = None,
 ) -> FastAPI:
     """The web app, with the services it needs built here: the metrics, the engine context
     and the executor (or `jobs`' when `dispatch serve` shares its scheduler's). On shutdown
-    it closes what it built: background sends stop before their next message."""
+    it closes what it built: background sends stop before their next message.
+
+    `http_client` makes the app's own outgoing requests (SNS certificates); tests pass
+    one that trusts their loopback servers."""
     owned = database is None
     database = database if database is not None else Database(settings.database)
     registry = jobs.metrics if jobs is not None else metrics.Metrics(database)
@@ -75,7 +80,7 @@ def create_app(
     app.state.sending = sending
     app.state.pages = Pages(settings)
     app.state.favicon = site_files.favicon_bytes(settings)
-    app.include_router(webhooks.build_router(settings), include_in_schema=False)
+    app.include_router(webhooks.build_router(settings, http_client), include_in_schema=False)
     admin_auth.install(app)
     admin.install(app)
     app.include_router(feeds.router, include_in_schema=False)

@@ -22,6 +22,7 @@ from dispatch.campaigns.progress import last_errors
 from dispatch.campaigns.recipients import count_audience
 from dispatch.config import Settings
 from dispatch.delivery.check import check_sender
+from dispatch.events.history import CampaignFeedback, campaign_feedback
 from dispatch.store.models import Article, Campaign, CampaignStatus
 from dispatch.web.admin.campaign_preview import (
     WIDTHS,
@@ -108,6 +109,7 @@ class CampaignPage:
     audience: int
     preview: EmailPreview | None
     errors: list[tuple[str, str]]
+    feedback: CampaignFeedback | None = None  # bounced and complained, once started
 
 
 def campaign_page(
@@ -119,8 +121,11 @@ def campaign_page(
     if campaign.status in EDITABLE:
         preview = campaign_preview(session, settings, campaign, now)
     audience = 1 if campaign.test_to else count_audience(session, campaign.list_id)
-    errors = last_errors(session, campaign_id) if campaign.status not in EDITABLE else []
-    return CampaignPage(campaign, progress_of(session, campaign), audience, preview, errors)
+    started = campaign.status not in EDITABLE
+    errors = last_errors(session, campaign_id) if started else []
+    feedback = campaign_feedback(session, campaign_id) if started else None
+    progress = progress_of(session, campaign)
+    return CampaignPage(campaign, progress, audience, preview, errors, feedback)
 
 
 @router.get("/digests")

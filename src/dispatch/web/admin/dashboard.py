@@ -1,5 +1,6 @@
 """`GET /admin`: the dashboard — lists and their people, recent and running campaigns
-with their progress, the last feed build and the next scheduled digests.
+with their progress, the last feed build, the next scheduled digests, and what
+`dispatch doctor` found (`doctor_view`).
 
 Next digests come from the scheduler of this process when it runs one (`dispatch
 serve`); otherwise they are computed from each list's cron schedule in its time zone
@@ -25,6 +26,7 @@ from dispatch.cron import cron_trigger
 from dispatch.lists import ListCounts, list_counts
 from dispatch.store.models import Campaign
 from dispatch.web.admin.common import in_store
+from dispatch.web.admin.doctor_view import DoctorView
 from dispatch.web.admin.feeds import last_build
 from dispatch.web.admin.progress_view import ProgressView, progress_of
 from dispatch.web.admin_render import render_admin
@@ -99,7 +101,18 @@ async def dashboard(request: Request, editor: CurrentEditor = Depends(current_ed
         feeds_built=last_build(state.settings),
         digests=next_digests(state.settings, scheduler, state.clock()),
         scheduler_live=_live(scheduler),
+        doctor=doctor_of(request),
     )
+
+
+def doctor_of(request: Request) -> DoctorView:
+    """This app's doctor view, made on first use; `?recheck=1` asks for a new diagnosis."""
+    state = request.app.state
+    view = getattr(state, "doctor", None)
+    if view is None:
+        view = state.doctor = DoctorView(state.settings)
+    view.current(recheck=request.query_params.get("recheck") == "1")
+    return view
 
 
 def _live(scheduler: object | None) -> bool:

@@ -15,6 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
 from dispatch.auth.deps import CurrentEditor, current_editor
+from dispatch.events.history import for_addresses
 from dispatch.lists import get_list, list_counts
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
 from dispatch.subscribers import add_subscriber, erase_subscriber, suppress_address
@@ -95,7 +96,8 @@ async def list_page(
     first: People = await store(request, people, slug, q, status, 0, 0)
     paging = Paging.of(request, first.total)
     found: People = await store(request, people, slug, q, status, paging.offset, paging.size)
-    return _list(request, editor, slug, found, paging, q=q, status=status)
+    feedback = await store(request, for_addresses, [person.email for person in found.rows])
+    return _list(request, editor, slug, found, paging, q=q, status=status, feedback=feedback)
 
 
 def _list(
@@ -111,6 +113,7 @@ def _list(
     context.setdefault("status", "")
     context.setdefault("upload", None)
     context.setdefault("error", None)
+    context.setdefault("feedback", [])
     return render_admin(
         request,
         "list",

@@ -1,4 +1,4 @@
-"""Provider webhooks: `POST /webhooks/sendgrid` (SendGrid's signed Event Webhook).
+"""`POST /webhooks/sendgrid`: SendGrid's signed Event Webhook.
 
 Checks run in this order, and a failed check stores nothing:
 
@@ -15,10 +15,7 @@ Then every event is recorded in one transaction (`dispatch.events`) and the answ
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,38 +27,34 @@ from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 
 from dispatch.config import Settings
 from dispatch.errors import ConfigError
-from dispatch.events import sendgrid_events, store_events
+from dispatch.events import BounceRules, sendgrid_events, store_events
 from dispatch.store.database import Database
+from dispatch.web.webhooks.body import json_value, kind_of, read_body, reject
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 5 * 1024 * 1024
 MAX_SKEW = timedelta(minutes=10)
-# `\u0000` escapes outside an escaped backslash: PostgreSQL text and JSONB refuse NUL.
-NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 KEY_SETTING = "delivery.sendgrid.webhook_public_key"
-JSON_KINDS = {dict: "an object", str: "a string", int: "a number", float: "a number"}
 
 
-def build_router(settings: Settings) -> APIRouter:
-    """The webhooks router; the verification key is read (and checked) once, here."""
+def add_route(router: APIRouter, settings: Settings) -> None:
+    """`POST /sendgrid` on `router`; the verification key is read (and checked) once, here."""
     verifier = sendgrid_verifier(settings)
-    router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+    rules = BounceRules.from_settings(settings)
 
     @router.post("/sendgrid")
     async def sendgrid(request: Request) -> dict[str, int]:
         clock: Callable[[], datetime] = request.app.state.clock
         now = clock()
         signature, timestamp = _signed_headers(request, verifier, now)
-        body = await _read_body(request, MAX_BODY)
+        body = await read_body(request, MAX_BODY)
         text = _verified_text(verifier, body, signature, timestamp)
         events, ignored = sendgrid_events(_json_array(text))
         database: Database = request.app.state.database
-        tally = await run_in_threadpool(store_events, database, events, now)
+        tally = await run_in_threadpool(store_events, database, events, now, rules)
         tally.ignored += ignored
         return tally.as_dict()
-
-    return router
 
 
 def sendgrid_verifier(settings: Settings) -> EventWebhook | None:
@@ -82,8 +75,7 @@ def sendgrid_verifier(settings: Settings) -> EventWebhook | None:
 
 
 def _reject(status: int, reason: str) -> HTTPException:
-    log.warning("webhooks/sendgrid: %s %s", status, reason)
-    return HTTPException(status_code=status, detail=reason)
+    return reject(status, reason, "sendgrid")
 
 
 def _signed_headers(
@@ -103,18 +95,6 @@ def _signed_headers(
     return signature, timestamp
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _reject(413, f"body larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _reject(413, f"body larger than {limit} bytes")
-    return bytes(body)
-
-
 def _verified_text(verifier: EventWebhook | None, body: bytes, signature: str, ts: str) -> str:
     try:
         text = body.decode("utf-8")
@@ -130,26 +110,7 @@ def _verified_text(verifier: EventWebhook | None, body: bytes, signature: str, t
 
 
 def _json_array(text: str) -> list[Any]:
-    try:
-        parsed = json.loads(
-            NUL_ESCAPE.sub(r"\1\\ufffd", text),
-            parse_constant=_no_constant,
-            parse_float=_finite_float,
-        )
-    except (ValueError, RecursionError) as exc:
-        raise _reject(400, f"body is not valid JSON: {exc}") from None
+    parsed = json_value(text)
     if not isinstance(parsed, list):
-        kind = JSON_KINDS.get(type(parsed), "a value")
-        raise _reject(400, f"body is JSON but not an array of events (got {kind})")
+        raise _reject(400, f"body is JSON but not an array of events (got {kind_of(parsed)})")
     return parsed
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is out of range")
-    return value
