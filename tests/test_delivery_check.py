@@ -66,7 +66,8 @@ def test_a_missing_secret_key_file_is_named(
         check_sender(load(tmp_path))  # `dispatch init` was never run here
     assert str(caught.value) == (
         f"config.toml: security.secret_key_file: cannot read "
-        f"{tmp_path / 'var' / 'secret.key'}: No such file or directory"
+        f"{tmp_path / 'var' / 'secret.key'}: No such file or directory "
+        "(set DISPATCH_SECRET_KEY instead, or `dispatch init` creates the secret key)"
     )
 
 

@@ -48,7 +48,7 @@ from support.campaigns import add_article, add_subscribers
 from support.services import postgresql_schema
 from support.smtp_server import SmtpServer
 
-RECIPIENTS = 20_000
+RECIPIENTS = 6_000  # enough for several batches per worker; the rate is a benchmark
 LIST = "morning-briefing"
 BROKERS = {
     "redis": "redis://127.0.0.1:6379/0",
@@ -122,9 +122,8 @@ def test_a_resume_beside_a_busy_worker_sends_nobody_twice(
         settings = _settings(tmp_path, pg_url, server.port, BROKERS[broker])
         db = _prepare(settings, recipients=2_000)
         campaign_id = _create(db, settings, schedule=False, recipients=2_000)
-        inline = write_config(
-            tmp_path / "inline", pg_url, _smtp(server.port)
-        )  # the operator's shell: the same store, the inline executor
+        (tmp_path / "inline").mkdir()  # the operator's shell: the same store, inline executor
+        inline = write_config(tmp_path / "inline", pg_url, _smtp(server.port))
         env = os.environ | {"DISPATCH_SECRET_KEY": "celery-test-secret"}
         env.pop("DISPATCH_BROKER_URL", None)
         _purge(settings)

@@ -306,7 +306,7 @@ class _Batch:
             raise Halt(self._why())
         ids = [e.delivery_id for e in envelopes]
         try:
-            self.handover.mark(ids)
+            self.handover.mark(ids, self.recorder)
         except Halt as exc:
             self._halt(str(exc))
             raise
