@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
@@ -236,10 +236,13 @@ async def unsubscribe(request: Request, token: str):
     claim = verified(request, "unsubscribe", token)
     if isinstance(claim, HTMLResponse):
         return claim
-    await in_store(request, optin.unsubscribe, claim, request.app.state.clock())
+    now = request.app.state.clock()
+    holder = await in_store(request, optin.unsubscribe_by_link, claim, now)
+    if holder is None:  # erased since the mail was sent: nothing to do, nobody else's
+        return token_error(request, "unsubscribe", "gone")
     item = list_named(request, claim.list_slug)
     links = services(request).mailer
-    preferences = links.urls.preferences(links.tokens.preferences(claim.subscriber_id))
+    preferences = links.urls.preferences(links.tokens.preferences(*astuple(holder)))
     return page(request, "unsubscribed", item=item, preferences_url=preferences)
 
 
@@ -259,23 +262,23 @@ async def preferences_response(
     form: FormData | None = None,
     background: BackgroundTasks | None = None,
 ) -> HTMLResponse:
-    subscriber_id = verified(request, "preferences", token)
-    if isinstance(subscriber_id, HTMLResponse):
-        return subscriber_id
+    claim = verified(request, "preferences", token)
+    if isinstance(claim, HTMLResponse):
+        return claim
     offered = [item.slug for item in request.app.state.settings.lists]
     now = request.app.state.clock()
     saved = None
     try:
         if form is not None and form.get("action") == "leave":
             saved = "left"
-            await in_store(request, optin.leave_all, subscriber_id, now)
+            await in_store(request, optin.leave_all, claim, now)
         elif form is not None and background is not None:
             saved = "saved"
             chosen = {str(value) for value in form.getlist("list")}
             name = str(form.get("name", ""))[: optin.NAME_MAX]
-            args = (subscriber_id, name, chosen, offered, now)
+            args = (claim, name, chosen, offered, now)
             send_later(request, background, await in_store(request, optin.save_preferences, *args))
-        found = await in_store(request, optin.load_preferences, subscriber_id, offered)
+        found = await in_store(request, optin.load_preferences, claim, offered)
     except NotFound:
         return token_error(request, "preferences", "gone")
     return page(request, "preferences", prefs=found, saved=saved)
