@@ -32,7 +32,7 @@ from dispatch.errors import InvalidAddress, NotFound, TokenError, TokenExpired
 from dispatch.subscribers import optin
 from dispatch.subscribers.addresses import normalise_address
 from dispatch.subscribers.transactional import Mail, Mailer
-from dispatch.tokens import Tokens
+from dispatch.tokens import ListClaim, Tokens
 from dispatch.web.ratelimit import Refusal, SubscribeLimits
 from dispatch.web.store import in_store
 
@@ -189,6 +189,12 @@ def verified(request: Request, purpose: str, token: str) -> Any:
         return token_error(request, purpose, "invalid")
 
 
+async def holder_gone(request: Request, claim: ListClaim) -> bool:
+    """Whether the person a genuine link was made for is no longer stored (erased)."""
+    key = claim.key
+    return await in_store(request, optin.link_claim, claim.subscriber_id, key) is None
+
+
 def token_error(request: Request, purpose: str, problem: str) -> HTMLResponse:
     return page(request, "token_error", 400, purpose=purpose, problem=problem)
 
@@ -203,7 +209,7 @@ async def confirm_page(request: Request, token: str):
     if isinstance(claim, HTMLResponse):
         return claim
     item = list_named(request, claim.list_slug)
-    if item is None:
+    if item is None or await holder_gone(request, claim):
         return token_error(request, "confirm", "gone")
     return page(request, "confirm", item=item, outcome=None)
 
@@ -227,6 +233,8 @@ async def unsubscribe_page(request: Request, token: str):
     claim = verified(request, "unsubscribe", token)
     if isinstance(claim, HTMLResponse):
         return claim
+    if await holder_gone(request, claim):
+        return token_error(request, "unsubscribe", "gone")
     return page(request, "unsubscribe", item=list_named(request, claim.list_slug))
 
 
