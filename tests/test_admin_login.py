@@ -22,7 +22,7 @@ from dispatch.config import Settings
 from dispatch.store.database import Database
 from dispatch.store.models import EditorRole
 from dispatch.store.types import utcnow
-from support.auth import PASSWORD, Sleeps, add_editor, auth_app, cheap_hasher
+from support.auth import PASSWORD, Sleeps, add_editor, auth_app, cheap_hasher, post_login
 from support.campaigns import FakeClock
 
 ADA, BOB = "ada@example.com", "bob@example.com"  # an admin, an editor
@@ -51,7 +51,7 @@ def client(settings: Settings, db: Database, sleeps: Sleeps, people: None) -> It
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD, **extra: str) -> Response:
-    return client.post("/admin/login", data={"email": email, "password": password, **extra})
+    return post_login(client, email, password, **extra)
 
 
 def csrf_of(page: Response) -> str:

@@ -23,6 +23,7 @@ from dispatch.auth.login import Authenticator
 from dispatch.auth.passwords import Passwords
 from dispatch.auth.sessions import MAX_AGE, SessionCookies
 from dispatch.config import Settings
+from dispatch.limits_store import app_limits_storage
 from dispatch.store.types import utcnow
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -68,6 +69,6 @@ def auth_services(request: Request) -> AuthServices:
     state = request.app.state
     found: AuthServices | None = getattr(state, "auth", None)
     if found is None:
-        found = AuthServices.build(state.settings, state.clock)
+        found = AuthServices.build(state.settings, state.clock, storage=app_limits_storage(state))
         state.auth = found
     return found
