@@ -1,6 +1,6 @@
 """Editors and login attempts: generic refusals, growing delays, waits per account
-and source and per IP (never a lock of the account itself), re-hashing. The `limits` windows run on real time, so lock-outs are
-checked with time_machine moving every clock at once."""
+and source and per IP (never a lock of the account itself), re-hashing. The `limits`
+windows run on real time, so waits are checked with time_machine moving every clock."""
 
 from __future__ import annotations
 
