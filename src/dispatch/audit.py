@@ -30,6 +30,10 @@ class Actor:
     ip: str = ""
 
 
+SYSTEM = Actor("system")  # a change made by code that did not say who asked for it
+CLI = Actor("cli")  # the command line (whoever can run it owns the installation)
+
+
 @dataclass(frozen=True)
 class Action:
     name: str  # "campaign.send", "subscriber.delete", …

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.audit import SYSTEM, Actor, record
 from dispatch.auth.passwords import Passwords
 from dispatch.auth.session_store import end_all
 from dispatch.errors import AccountError, InvalidAddress, NotFound
@@ -83,22 +84,41 @@ def list_editors(session: Session) -> list[Editor]:
     return list(session.scalars(select(Editor).order_by(Editor.email)))
 
 
-def set_password(session: Session, passwords: Passwords, email: str, password: str) -> Editor:
-    """A new password: other sessions end, and a lock-out is lifted."""
+def set_password(
+    session: Session,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    *,
+    actor: Actor = SYSTEM,
+    clock: Callable[[], datetime] = utcnow,
+) -> Editor:
+    """A new password: every session of the editor ends at once, a lock-out is lifted,
+    and the audit log says who changed it (`actor`)."""
     editor = find_editor(session, email)
     editor.password_hash = passwords.hash(password)
     _end_everywhere(session, editor)
     editor.failed_logins = 0
     editor.locked_until = None
+    record(session, actor, "password.change", clock(), target=f"editor {editor.email}")
     return editor
 
 
-def set_active(session: Session, email: str, active: bool) -> Editor:
+def set_active(
+    session: Session,
+    email: str,
+    active: bool,
+    *,
+    actor: Actor = SYSTEM,
+    clock: Callable[[], datetime] = utcnow,
+) -> Editor:
     """Disable (every session ends at once) or enable an editor."""
     editor = find_editor(session, email)
     if editor.active != active:
         editor.active = active
         _end_everywhere(session, editor)
+        action = "editor.enable" if active else "editor.disable"
+        record(session, actor, action, clock(), target=f"editor {editor.email}")
     return editor
 
 
