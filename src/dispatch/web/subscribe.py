@@ -1,7 +1,9 @@
 """Routes: subscribe, confirm, unsubscribe, preferences. Thin: the rules live in
 `dispatch.subscribers.optin`; mail goes out after the response (`Mailer.deliver` as a
-background task), so a page never waits for the mail server and its timing does not
-tell whether an address was already subscribed.
+background task), so a page never waits for the mail server. A sign-up answers before
+any of its work (the lookup, the writes and the mail all run after the response,
+`sign_up_later`), so its timing does not tell whether an address was new, already
+subscribed or suppressed. Rate limits count in the shared `limits` storage.
 
 - `GET /subscribe[?list=slug…]` → the form; `POST /subscribe` → the same "check your
   inbox" page for every address (new, subscribed, suppressed, or a bot that filled the
@@ -18,17 +20,22 @@ no route sets a cookie. Form posts go back to the page's own URL (no JavaScript)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import astuple, dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
 from dispatch.config import Settings
 from dispatch.errors import InvalidAddress, NotFound, TokenError, TokenExpired
+from dispatch.limits_store import app_limits_storage
+from dispatch.store.database import Database
 from dispatch.subscribers import optin
 from dispatch.subscribers.addresses import normalise_address
 from dispatch.subscribers.transactional import Mail, Mailer
@@ -36,6 +43,7 @@ from dispatch.tokens import ListClaim, Tokens
 from dispatch.web.ratelimit import Refusal, SubscribeLimits
 from dispatch.web.store import in_store
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["subscribe"])
 HONEYPOT = "website"
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -55,7 +63,7 @@ def services(request: Request) -> Services:
     found: Services | None = getattr(state, "optin", None)
     if found is None:
         settings: Settings = state.settings
-        limits = SubscribeLimits.from_settings(settings.web)
+        limits = SubscribeLimits.from_settings(settings.web, app_limits_storage(state))
         found = Services(Mailer(settings, clock=state.clock), limits, Tokens(settings.secret_key))
         state.optin = found
     return found
@@ -108,7 +116,8 @@ def form_page(
 @router.post("/subscribe", response_class=HTMLResponse)
 async def subscribe(request: Request, background: BackgroundTasks):
     limits = services(request).limits
-    refused = limits.check_ip(request.client.host if request.client else "unknown")
+    ip = request.client.host if request.client else "unknown"
+    refused = await run_in_threadpool(limits.check_ip, ip)  # Redis, when shared
     form = await request.form()
     email, name = str(form.get("email", "")).strip(), str(form.get("name", "")).strip()
     chosen = [str(value) for value in form.getlist("list")]
@@ -121,13 +130,28 @@ async def subscribe(request: Request, background: BackgroundTasks):
     errors = form_errors(email, name, chosen, known)
     if errors:
         return form_page(request, 400, chosen, errors=errors, email=email, name=name)
-    refused = limits.check_address(email)
+    refused = await run_in_threadpool(limits.check_address, email)
     if refused:
         return too_many(request, refused, chosen, email, name)
     now = request.app.state.clock()
-    mails = await in_store(request, optin.sign_up, email, name, chosen, now)
-    send_later(request, background, mails)
+    state = request.app.state
+    mailer = services(request).mailer
+    background.add_task(sign_up_later, state.database, mailer, email, name, chosen, now)
     return done(request, email, [known[s] for s in dict.fromkeys(chosen)])
+
+
+def sign_up_later(
+    database: Database, mailer: Mailer, email: str, name: str, chosen: list[str], now: datetime
+) -> None:
+    """The sign-up's work, after the answer went out: its timing says nothing about the
+    address (new, confirmed, unsubscribed or suppressed all answer alike)."""
+    try:
+        with database.session() as session:
+            mails = optin.sign_up(session, email, name, chosen, now)
+    except Exception:  # nobody waits for it: say what was lost where an operator looks
+        log.exception("sign-up of %s to %s not stored", email, ", ".join(chosen))
+        return
+    mailer.deliver(database, mails)
 
 
 def form_errors(email: str, name: str, chosen: list[str], known: dict[str, Any]) -> list[str]:
