@@ -181,3 +181,22 @@ def test_actions_and_logins_are_audited_and_admins_read_them(
     printed = cli("audit", "--action", "subscribers.")
     assert printed.exit_code == 0 and "subscribers.export" in printed.stdout
     assert "token.create" not in printed.stdout
+
+
+def test_the_command_line_records_token_and_password_changes(
+    db: Database, cli: Callable[..., Result]
+) -> None:
+    add_editor(db, BOB)
+    assert cli("tokens", "create", "--name", "bot", "--scope", "articles:read").exit_code == 0
+    assert cli("tokens", "revoke", "bot").exit_code == 0
+    changed = cli("editors", "set-password", BOB, "--password-stdin", input="a new password!\n")
+    assert changed.exit_code == 0, changed.output
+    assert cli("editors", "disable", BOB).exit_code == 0
+    assert audit(db) == [
+        ("cli", "token.create", "token bot"),
+        ("cli", "token.revoke", "token bot"),
+        ("cli", "password.change", f"editor {BOB}"),
+        ("cli", "editor.disable", f"editor {BOB}"),
+    ]
+    printed = cli("audit", "--actor", "cli", "--limit", "2").stdout.splitlines()
+    assert [line.split("\t")[2] for line in printed] == ["editor.disable", "password.change"]

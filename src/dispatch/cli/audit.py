@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from dispatch.audit import recent
-from dispatch.cli.context import app_context, console
+from dispatch.cli.context import app_context, errors
 
 
 def audit(
@@ -24,6 +24,6 @@ def audit(
     for row in rows:
         cells = (row.at.strftime("%Y-%m-%d %H:%M:%S"), row.actor, row.action, row.target)
         line = "\t".join((*cells, row.ip, row.detail)).replace("\n", " ")
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        typer.echo(line)  # plain: Rich would turn the tabs into spaces
     if not rows:
-        console.print("no audit entries", markup=False)
+        errors.print("no audit entries", markup=False)
