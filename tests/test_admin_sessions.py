@@ -200,3 +200,21 @@ def test_the_command_line_records_token_and_password_changes(
     ]
     printed = cli("audit", "--actor", "cli", "--limit", "2").stdout.splitlines()
     assert [line.split("\t")[2] for line in printed] == ["editor.disable", "password.change"]
+
+
+def test_api_changes_are_audited_with_the_token_name_and_refusals_are_not(
+    settings: Settings, db: Database
+) -> None:
+    from support.api import api_client
+
+    with api_client(settings, db, "subscribers:write", "subscribers:read") as client:
+        made = client.post("/api/subscribers", json={"email": "Zed@Example.org"})
+        assert made.status_code == 201
+        person = made.json()["id"]
+        assert client.post("/api/subscribers", json={"email": "zed@example.org"}).status_code == 409
+        assert client.get(f"/api/subscribers/{person}").status_code == 200  # a read: not kept
+        assert client.delete(f"/api/subscribers/{person}").status_code in (200, 204)
+    assert audit(db) == [
+        ("api:tests", "subscriber.create", ""),
+        ("api:tests", "subscriber.delete", f"subscriber {person}"),
+    ]

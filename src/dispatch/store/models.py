@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from dispatch.store.types import JsonType, UTCDateTime, utcnow
 
@@ -195,7 +196,7 @@ class Subscriber(Base):
     # links never open anything again, whoever signs up next.
     token_key: Mapped[str] = mapped_column(String(32), default=new_token_key)
     # Stored before migration 0015a: keyless tokens in mail already sent still work.
-    legacy_links: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    legacy_links: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     name: Mapped[str] = mapped_column(Text, default="")
     attributes: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

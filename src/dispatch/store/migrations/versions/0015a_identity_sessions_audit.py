@@ -89,7 +89,7 @@ def _subscribers() -> None:
     with op.batch_alter_table("subscribers", schema=None) as batch:
         batch.add_column(sa.Column("token_key", sa.String(length=32), nullable=True))
         batch.add_column(
-            sa.Column("legacy_links", sa.Boolean(), nullable=False, server_default=sa.text("false"))
+            sa.Column("legacy_links", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     _fill_keys()
     sqlite = op.get_bind().dialect.name == "sqlite"
