@@ -38,7 +38,7 @@ from dispatch.auth.deps import (
 )
 from dispatch.auth.editors import end_sessions, list_editors, login_key
 from dispatch.auth.services import auth_services
-from dispatch.auth.session_store import end_session, open_session
+from dispatch.auth.session_store import end_session, open_session, purge_expired
 from dispatch.auth.sessions import SessionClaim
 from dispatch.store.models import Editor
 from dispatch.web.admin_render import ADMIN_HEADERS, render_admin
@@ -133,6 +133,7 @@ def _opened(
     agent: str,
     now: datetime,
 ) -> None:
+    purge_expired(session, now)  # rows past their expiry open nothing: keep the table small
     open_session(session, claim.editor_id, claim.session_id, now, max_age, ip=ip, user_agent=agent)
     editor = session.get(Editor, claim.editor_id)
     actor = Actor(editor.email if editor else "", claim.editor_id, ip)

@@ -21,9 +21,10 @@ no route sets a cookie. Form posts go back to the page's own URL (no JavaScript)
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
-from contextlib import suppress
-from dataclasses import astuple, dataclass
+from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import astuple, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,9 @@ class Services:
     mailer: Mailer
     limits: SubscribeLimits
     tokens: Tokens
+    # SQLite has one writer at a time: sign-ups done after their answers queue here, in
+    # this process, rather than on the busy timeout (a flood of hundreds at once).
+    writes: AbstractContextManager[Any] = field(default_factory=nullcontext)
 
 
 def services(request: Request) -> Services:
@@ -65,6 +69,8 @@ def services(request: Request) -> Services:
         settings: Settings = state.settings
         limits = SubscribeLimits.from_settings(settings.web, app_limits_storage(state))
         found = Services(Mailer(settings, clock=state.clock), limits, Tokens(settings.secret_key))
+        if state.database.engine.dialect.name == "sqlite":
+            found.writes = threading.Lock()
         state.optin = found
     return found
 
@@ -134,24 +140,29 @@ async def subscribe(request: Request, background: BackgroundTasks):
     if refused:
         return too_many(request, refused, chosen, email, name)
     now = request.app.state.clock()
-    state = request.app.state
-    mailer = services(request).mailer
-    background.add_task(sign_up_later, state.database, mailer, email, name, chosen, now)
+    found = services(request)
+    work = (email, name, chosen, now)
+    background.add_task(sign_up_later, request.app.state.database, found, *work)
     return done(request, email, [known[s] for s in dict.fromkeys(chosen)])
 
 
 def sign_up_later(
-    database: Database, mailer: Mailer, email: str, name: str, chosen: list[str], now: datetime
+    database: Database,
+    found: Services,
+    email: str,
+    name: str,
+    chosen: list[str],
+    now: datetime,
 ) -> None:
     """The sign-up's work, after the answer went out: its timing says nothing about the
     address (new, confirmed, unsubscribed or suppressed all answer alike)."""
     try:
-        with database.session() as session:
+        with found.writes, database.session() as session:
             mails = optin.sign_up(session, email, name, chosen, now)
     except Exception:  # nobody waits for it: say what was lost where an operator looks
         log.exception("sign-up of %s to %s not stored", email, ", ".join(chosen))
         return
-    mailer.deliver(database, mails)
+    found.mailer.deliver(database, mails)
 
 
 def form_errors(email: str, name: str, chosen: list[str], known: dict[str, Any]) -> list[str]:
