@@ -224,6 +224,9 @@ def test_https_sites_use_a_secure_host_only_cookie(
     settings = config.load(path)
     app = auth_app(settings, db, sleeps)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        form = client.get("/admin/login").headers["set-cookie"]
+        assert form.startswith("__Host-dispatch_login=") and "Secure" in form
+        assert "Path=/;" in form and "SameSite=strict" in form  # what __Host- requires
         cookie = login(client, ADA).headers["set-cookie"]
         assert cookie.startswith(f"__Host-{COOKIE}=") and "Secure" in cookie
         assert client.get("/admin").status_code == 200

@@ -86,7 +86,7 @@ def login_form(request: Request, status: int, **context: object) -> Response:
             cookie,
             nonce,
             max_age=LOGIN_COOKIE_AGE,
-            path="/admin",
+            path="/",  # the __Host- prefix (https) requires it
             secure=services.sessions.secure,
             httponly=True,
             samesite="strict",
