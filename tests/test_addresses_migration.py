@@ -23,7 +23,7 @@ from dispatch.store.database import Database
 from dispatch.store.types import utcnow
 from dispatch.subscribers import optin
 from dispatch.subscribers.renormalise import renormalise
-from dispatch.tokens import ListClaim
+from dispatch.tokens import ListClaim, PersonClaim
 from support.api import SECRET, api_client
 
 OLD, NEWER, NEWEST = (datetime(year, 1, 1, tzinfo=UTC) for year in (2024, 2025, 2026))
@@ -220,7 +220,7 @@ def test_links_to_a_merged_subscriber_act_on_the_one_kept(
         assert optin.current_id(session, ids["ann1"]) == ids["ann3"]
         assert optin.current_id(session, ids["bob"]) == ids["bob"]
         outcome = optin.unsubscribe(session, ListClaim(ids["ann1"], "weekly"), utcnow())
-        shown = optin.load_preferences(session, ids["ann2"], ["morning", "weekly"])
+        shown = optin.load_preferences(session, PersonClaim(ids["ann2"]), ["morning", "weekly"])
     assert outcome == "unsubscribed"
     assert shown.subscriber_id == ids["ann3"] and shown.email == "ann@example.org"
     assert shown.suppressed and not any(choice.chosen for choice in shown.lists)

@@ -22,7 +22,7 @@ from dispatch.config import Settings
 from dispatch.store.database import Database
 from dispatch.store.models import EditorRole
 from dispatch.store.types import utcnow
-from support.auth import PASSWORD, Sleeps, add_editor, auth_app, cheap_hasher
+from support.auth import PASSWORD, Sleeps, add_editor, auth_app, cheap_hasher, post_login
 from support.campaigns import FakeClock
 
 ADA, BOB = "ada@example.com", "bob@example.com"  # an admin, an editor
@@ -51,7 +51,7 @@ def client(settings: Settings, db: Database, sleeps: Sleeps, people: None) -> It
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD, **extra: str) -> Response:
-    return client.post("/admin/login", data={"email": email, "password": password, **extra})
+    return post_login(client, email, password, **extra)
 
 
 def csrf_of(page: Response) -> str:
@@ -224,6 +224,9 @@ def test_https_sites_use_a_secure_host_only_cookie(
     settings = config.load(path)
     app = auth_app(settings, db, sleeps)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        form = client.get("/admin/login").headers["set-cookie"]
+        assert form.startswith("__Host-dispatch_login=") and "Secure" in form
+        assert "Path=/;" in form and "SameSite=strict" in form  # what __Host- requires
         cookie = login(client, ADA).headers["set-cookie"]
         assert cookie.startswith(f"__Host-{COOKIE}=") and "Secure" in cookie
         assert client.get("/admin").status_code == 200

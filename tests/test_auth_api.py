@@ -13,7 +13,7 @@ from dispatch.auth.tokens import ApiPrincipal, create_token, revoke_token
 from dispatch.config import Settings
 from dispatch.store.database import Database
 from dispatch.store.models import EditorRole
-from support.auth import Sleeps, add_editor, auth_app
+from support.auth import Sleeps, add_editor, auth_app, post_login
 
 
 @pytest.fixture(autouse=True)
@@ -89,9 +89,7 @@ def test_a_token_without_the_scope_is_403(client: TestClient, db: Database) -> N
 
 def test_an_admin_session_cookie_does_not_open_the_api(client: TestClient, db: Database) -> None:
     add_editor(db, "ada@example.com", EditorRole.ADMIN)
-    logged_in = client.post(
-        "/admin/login", data={"email": "ada@example.com", "password": "correct horse battery"}
-    )
+    logged_in = post_login(client, "ada@example.com", "correct horse battery")
     assert logged_in.status_code == 303
     assert client.get("/api/whoami").status_code == 401
 

@@ -44,7 +44,7 @@ def test_a_tampered_cookie_is_refused() -> None:
 def test_a_cookie_for_another_purpose_is_refused() -> None:
     from dispatch.tokens import Tokens
 
-    link_token = Tokens(KEY).preferences(1)
+    link_token = Tokens(KEY).preferences(1, "key")
     with pytest.raises(AuthError):
         SessionCookies(KEY, secure=False).read(link_token)
 

@@ -60,9 +60,11 @@ def test_unknown_keys_are_errors_not_ignored() -> None:
         ("site", "timezone", "Mars/Olympus", 'site.timezone: "Mars/Olympus" is not a time zone'),
         ("site", "base_url", "example.org", 'site.base_url: "example.org" is not an absolute'),
         ("database", "url", "mysql://x/y", 'database.url: "mysql://x/y" is not a database URL'),
+        ("web", "session_hours", 0, "web.session_hours: Input should be greater than 0"),
+        ("web", "login_failures_per_source", 0, "web.login_failures_per_source: Input should be"),
     ],
 )
-def test_wrong_values_are_named(section: str, key: str, value: str, expected: str) -> None:
+def test_wrong_values_are_named(section: str, key: str, value: object, expected: str) -> None:
     raw = _raw()
     raw[section][key] = value
     assert expected in _error(raw)

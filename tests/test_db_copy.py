@@ -4,7 +4,7 @@ PostgreSQL (and to SQLite) with every row kept, checked by counts and checksums 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,10 @@ from typer.testing import CliRunner, Result
 
 from conftest import DATA, write_config
 from dispatch import config
+from dispatch.audit import Actor, record
 from dispatch.auth.editors import create_editor
 from dispatch.auth.passwords import Passwords
+from dispatch.auth.session_store import open_session
 from dispatch.auth.tokens import create_token
 from dispatch.cli import app
 from dispatch.events import sendgrid_events, store_events
@@ -23,6 +25,7 @@ from dispatch.store import migrate
 from dispatch.store.copy import table_digest, tables, verify
 from dispatch.store.database import Database, make_engine
 from dispatch.store.models import Delivery, EditorRole, Subscriber, Suppression
+from dispatch.store.types import utcnow
 from dispatch.subscribers.renormalise import renormalise
 from support.scheduling import job_context
 from support.services import postgresql_schema
@@ -95,6 +98,9 @@ def _events_accounts_and_jobs(database: Database, settings: config.Settings) -> 
         found = {"campaign_id": delivery.campaign_id, "delivery_id": delivery.id}
         editor = create_editor(session, Passwords(), "Ed@Example.com", "a long passphrase 1")
         create_token(session, "cms-sync", ["articles:write"], created_by=editor.id)
+        # An open admin session and an audit entry (their tables are copied too).
+        open_session(session, editor.id, "a-session-id", utcnow(), timedelta(hours=12))
+        record(session, Actor(editor.email, editor.id, "192.0.2.1"), "login", utcnow())
         create_editor(
             session, Passwords(), "boss@example.com", "another passphrase", EditorRole.ADMIN
         )

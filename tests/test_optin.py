@@ -22,7 +22,7 @@ from dispatch.store.types import utcnow
 from dispatch.subscribers import optin
 from dispatch.subscribers.membership import add_subscriber, suppress_address
 from dispatch.subscribers.transactional import Mail, Mailer
-from dispatch.tokens import ListClaim, Tokens
+from dispatch.tokens import ListClaim, PersonClaim, Tokens
 
 DOUBLE, SINGLE = "morning-briefing", "weekly-review"  # the second has no double opt-in here
 
@@ -114,10 +114,10 @@ def test_unsubscribed_address_must_confirm_to_return_even_without_double_opt_in(
 ) -> None:
     sign_up(db, "dee@example.com", SINGLE)
     with db.session() as session:
-        person_id = session.scalar(
-            select(Subscriber.id).where(Subscriber.email == "dee@example.com")
-        )
-        assert optin.unsubscribe(session, ListClaim(person_id, SINGLE), utcnow()) == "unsubscribed"
+        person = session.scalar(select(Subscriber).where(Subscriber.email == "dee@example.com"))
+        assert person is not None
+        claim = ListClaim(person.id, SINGLE, person.token_key)
+        assert optin.unsubscribe(session, claim, utcnow()) == "unsubscribed"
 
     mails = sign_up(db, "dee@example.com", SINGLE)
 
@@ -136,7 +136,7 @@ def test_bad_input_is_refused_before_anything_is_stored(db: Database) -> None:
 
 def test_confirm_once_then_already_left_and_gone(db: Database) -> None:
     (mail,) = sign_up(db, "fay@example.com", DOUBLE, name="Fay")
-    claim = ListClaim(mail.subscriber_id, DOUBLE)
+    claim = ListClaim(mail.subscriber_id, DOUBLE, mail.token_key)
     with db.session() as session:
         first = optin.confirm(session, claim, utcnow())
     with db.session() as session:
@@ -152,9 +152,11 @@ def test_confirm_once_then_already_left_and_gone(db: Database) -> None:
     with db.session() as session:
         optin.unsubscribe(session, claim, utcnow())
         assert optin.confirm(session, claim, utcnow()).outcome == "left"
-        assert optin.confirm(session, ListClaim(999, DOUBLE), utcnow()).outcome == "gone"
+        assert optin.confirm(session, ListClaim(999, DOUBLE, "k"), utcnow()).outcome == "gone"
         assert (
-            optin.confirm(session, ListClaim(mail.subscriber_id, "nope"), utcnow()).outcome
+            optin.confirm(
+                session, ListClaim(mail.subscriber_id, "nope", mail.token_key), utcnow()
+            ).outcome
             == "gone"
         )
     row = status(db, "fay@example.com", DOUBLE)
@@ -163,10 +165,10 @@ def test_confirm_once_then_already_left_and_gone(db: Database) -> None:
 
 def test_unsubscribe_is_immediate_and_idempotent(db: Database) -> None:
     (mail,) = sign_up(db, "gus@example.com", SINGLE)
-    claim = ListClaim(mail.subscriber_id, SINGLE)
+    claim = ListClaim(mail.subscriber_id, SINGLE, mail.token_key)
     with db.session() as session:
         outcomes = [optin.unsubscribe(session, claim, utcnow()) for _ in range(2)]
-        outcomes.append(optin.unsubscribe(session, ListClaim(4242, SINGLE), utcnow()))
+        outcomes.append(optin.unsubscribe(session, ListClaim(4242, SINGLE, "k"), utcnow()))
 
     assert outcomes == ["unsubscribed", "already", "gone"]
     row = status(db, "gus@example.com", SINGLE)
@@ -176,7 +178,7 @@ def test_unsubscribe_is_immediate_and_idempotent(db: Database) -> None:
 
 def test_preferences_choose_lists_rename_and_leave_everything(db: Database) -> None:
     (mail,) = sign_up(db, "hal@example.com", DOUBLE, name="Hal")
-    person = mail.subscriber_id
+    person = PersonClaim(mail.subscriber_id, mail.token_key)
     offered = [DOUBLE, SINGLE]
     with db.session() as session:
         before = optin.load_preferences(session, person, offered)
@@ -204,7 +206,7 @@ def test_preferences_choose_lists_rename_and_leave_everything(db: Database) -> N
         final = optin.load_preferences(session, person, offered)
         assert not any(choice.chosen for choice in final.lists)
         with pytest.raises(NotFound):
-            optin.load_preferences(session, 4242, offered)
+            optin.load_preferences(session, PersonClaim(4242, "k"), offered)
 
 
 def test_preferences_add_no_list_for_a_suppressed_address(db: Database) -> None:
@@ -212,10 +214,9 @@ def test_preferences_add_no_list_for_a_suppressed_address(db: Database) -> None:
     with db.session() as session:
         suppress_address(session, "ida@example.com")
     with db.session() as session:
-        mails = optin.save_preferences(
-            session, mail.subscriber_id, "", {SINGLE}, [SINGLE], utcnow()
-        )
-        prefs = optin.load_preferences(session, mail.subscriber_id, [SINGLE])
+        person = PersonClaim(mail.subscriber_id, mail.token_key)
+        mails = optin.save_preferences(session, person, "", {SINGLE}, [SINGLE], utcnow())
+        prefs = optin.load_preferences(session, person, [SINGLE])
     assert mails == [] and prefs.suppressed and not prefs.lists[0].chosen
 
 
@@ -233,7 +234,7 @@ def test_mailer_sends_a_confirmation_whose_link_verifies(db: Database, settings:
     link = next(w for w in text.split() if "/confirm/" in w)
     token = link.rsplit("/", 1)[1]
     assert Tokens(settings.secret_key).verify_confirm(token) == ListClaim(
-        mail.subscriber_id, DOUBLE
+        mail.subscriber_id, DOUBLE, mail.token_key
     )
 
 

@@ -7,36 +7,36 @@ import pytest
 from pydantic import SecretStr
 
 from dispatch.errors import TokenError, TokenExpired
-from dispatch.tokens import ListClaim, Tokens
+from dispatch.tokens import _SIGNER, LEGACY, ListClaim, PersonClaim, Tokens
 
 KEY = "k" * 32
 
 
 def test_unsubscribe_token_round_trips() -> None:
     tokens = Tokens(SecretStr(KEY))
-    token = tokens.unsubscribe(42, "morning-briefing")
-    assert tokens.verify_unsubscribe(token) == ListClaim(42, "morning-briefing")
+    token = tokens.unsubscribe(42, "morning-briefing", "key")
+    assert tokens.verify_unsubscribe(token) == ListClaim(42, "morning-briefing", "key")
     assert all(c.isalnum() or c in "-_." for c in token)  # safe in a URL path
 
 
 def test_preferences_and_confirm_round_trip() -> None:
     tokens = Tokens(KEY)
-    assert tokens.verify_preferences(tokens.preferences(7)) == 7
-    assert tokens.verify_confirm(tokens.confirm(7, "weekly-review")) == ListClaim(
-        7, "weekly-review"
+    assert tokens.verify_preferences(tokens.preferences(7, "key")) == PersonClaim(7, "key")
+    assert tokens.verify_confirm(tokens.confirm(7, "weekly-review", "key")) == ListClaim(
+        7, "weekly-review", "key"
     )
 
 
 def test_token_signed_with_another_key_is_rejected() -> None:
-    forged = Tokens("another secret").unsubscribe(42, "morning-briefing")
+    forged = Tokens("another secret").unsubscribe(42, "morning-briefing", "key")
     with pytest.raises(TokenError, match="unsubscribe token is invalid"):
         Tokens(KEY).verify_unsubscribe(forged)
 
 
 def test_tampered_payload_is_rejected() -> None:
     tokens = Tokens(KEY)
-    genuine = tokens.unsubscribe(42, "morning-briefing")
-    other = tokens.unsubscribe(43, "morning-briefing")
+    genuine = tokens.unsubscribe(42, "morning-briefing", "key")
+    other = tokens.unsubscribe(43, "morning-briefing", "key")
     spliced = other.split(".")[0] + "." + genuine.split(".")[1]
     with pytest.raises(TokenError):
         tokens.verify_unsubscribe(spliced)
@@ -48,8 +48,8 @@ def test_tampered_payload_is_rejected() -> None:
 
 def test_token_for_another_purpose_is_rejected() -> None:
     tokens = Tokens(KEY)
-    confirm = tokens.confirm(42, "morning-briefing")
-    unsubscribe = tokens.unsubscribe(42, "morning-briefing")
+    confirm = tokens.confirm(42, "morning-briefing", "key")
+    unsubscribe = tokens.unsubscribe(42, "morning-briefing", "key")
     with pytest.raises(TokenError):
         tokens.verify_unsubscribe(confirm)
     with pytest.raises(TokenError):
@@ -60,7 +60,7 @@ def test_token_for_another_purpose_is_rejected() -> None:
 
 def test_expired_confirm_token_raises_token_expired() -> None:
     tokens = Tokens(KEY)
-    token = tokens.confirm(42, "morning-briefing")
+    token = tokens.confirm(42, "morning-briefing", "key")
     time.sleep(1.1)
     with pytest.raises(TokenExpired, match="confirmation token expired"):
         tokens.verify_confirm(token, max_age=timedelta(seconds=0))
@@ -69,7 +69,7 @@ def test_expired_confirm_token_raises_token_expired() -> None:
 
 def test_unsubscribe_tokens_do_not_expire() -> None:
     tokens = Tokens(KEY)
-    token = tokens.unsubscribe(1, "a")
+    token = tokens.unsubscribe(1, "a", "key")
     assert isinstance(TokenExpired("x"), TokenError)
     assert tokens.verify_unsubscribe(token).list_slug == "a"
 
@@ -77,9 +77,40 @@ def test_unsubscribe_tokens_do_not_expire() -> None:
 def test_sample_subscriber_id_zero_never_verifies() -> None:
     tokens = Tokens(KEY)
     with pytest.raises(TokenError, match="unexpected content"):
-        tokens.verify_unsubscribe(tokens.unsubscribe(0, "morning-briefing"))
+        tokens.verify_unsubscribe(tokens.unsubscribe(0, "morning-briefing", "key"))
 
 
 def test_empty_secret_is_refused() -> None:
     with pytest.raises(TokenError, match="secret key is empty"):
         Tokens("")
+
+
+def legacy(tokens_secret: str, purpose: str, payload: list[object]) -> str:
+    """A token as Dispatch made them before tokens carried the subscriber's key."""
+    from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
+
+    kind = URLSafeTimedSerializer if purpose == "confirm" else URLSafeSerializer
+    signer = kind(tokens_secret, salt=f"dispatch.tokens.{purpose}", signer_kwargs=_SIGNER)
+    return str(signer.dumps(payload))
+
+
+def test_keyless_tokens_in_old_mail_still_verify_as_legacy_claims() -> None:
+    tokens = Tokens(KEY)
+    assert tokens.verify_unsubscribe(legacy(KEY, "unsubscribe", [4, "a"])) == ListClaim(
+        4, "a", LEGACY
+    )
+    assert tokens.verify_preferences(legacy(KEY, "preferences", [4])) == PersonClaim(4, LEGACY)
+    assert tokens.verify_confirm(legacy(KEY, "confirm", [4, "a"])).key == LEGACY
+
+
+def test_a_token_is_never_signed_without_a_key_and_an_empty_key_never_verifies() -> None:
+    tokens = Tokens(KEY)
+    with pytest.raises(TokenError, match="token key"):
+        tokens.unsubscribe(4, "a", "")
+    with pytest.raises(TokenError, match="token key"):
+        tokens.preferences(4, LEGACY)
+    for payload in ([4, "a", ""], [4, "a", "k", "extra"], [4, "a", 7]):
+        with pytest.raises(TokenError, match="unexpected content"):
+            tokens.verify_unsubscribe(legacy(KEY, "unsubscribe", payload))
+    with pytest.raises(TokenError, match="unexpected content"):
+        tokens.verify_preferences(legacy(KEY, "preferences", [4, ""]))

@@ -109,6 +109,15 @@ def status(db: Database, email: str, list_slug: str) -> SubscriptionStatus | Non
         )
 
 
+def person_key(db: Database, email: str) -> tuple[int, str]:
+    """A subscriber's id and link key, to sign tokens for them."""
+    with db.session() as session:
+        found = session.execute(
+            select(Subscriber.id, Subscriber.token_key).where(Subscriber.email == email)
+        ).one()
+    return found.id, found.token_key
+
+
 def main(html: str) -> str:
     return html[html.index("<main") : html.index("</main>")]
 
@@ -284,20 +293,19 @@ def test_forged_and_foreign_tokens_get_a_400_and_change_nothing(
 ) -> None:
     subscribe(client, "dee@example.com", DOUBLE)  # pending
     subscribe(client, "dee@example.com", SINGLE)  # confirmed
-    with db.session() as session:
-        person = session.scalar(select(Subscriber.id).where(Subscriber.email == "dee@example.com"))
+    person, key = person_key(db, "dee@example.com")
     tokens = Tokens(settings.secret_key)
-    confirm, unsub = tokens.confirm(person, DOUBLE), tokens.unsubscribe(person, SINGLE)
-    prefs = tokens.preferences(person)
+    confirm, unsub = tokens.confirm(person, DOUBLE, key), tokens.unsubscribe(person, SINGLE, key)
+    prefs = tokens.preferences(person, key)
     foreign_key = Tokens("another-secret")
     bad = [
         f"/confirm/{confirm[:-2]}xx",
-        f"/confirm/{tokens.unsubscribe(person, DOUBLE)}",
-        f"/confirm/{foreign_key.confirm(person, DOUBLE)}",
+        f"/confirm/{tokens.unsubscribe(person, DOUBLE, key)}",
+        f"/confirm/{foreign_key.confirm(person, DOUBLE, key)}",
         f"/unsubscribe/{unsub[:-2]}xx",
-        f"/unsubscribe/{tokens.confirm(person, SINGLE)}",
+        f"/unsubscribe/{tokens.confirm(person, SINGLE, key)}",
         f"/unsubscribe/{prefs}",
-        f"/unsubscribe/{foreign_key.unsubscribe(person, SINGLE)}",
+        f"/unsubscribe/{foreign_key.unsubscribe(person, SINGLE, key)}",
         f"/preferences/{prefs[:-2]}xx",
         f"/preferences/{unsub}",
         "/preferences/garbage",
@@ -317,10 +325,9 @@ def test_an_expired_confirmation_link_gets_a_400(
     client: TestClient, db: Database, settings: Settings
 ) -> None:
     subscribe(client, "eve@example.com", DOUBLE)
-    with db.session() as session:
-        person = session.scalar(select(Subscriber.id).where(Subscriber.email == "eve@example.com"))
+    person, key = person_key(db, "eve@example.com")
     with time_machine.travel(utcnow() - timedelta(days=8)):
-        old = Tokens(settings.secret_key).confirm(person, DOUBLE)
+        old = Tokens(settings.secret_key).confirm(person, DOUBLE, key)
 
     for response in (client.get(f"/confirm/{old}"), client.post(f"/confirm/{old}")):
         assert response.status_code == 400 and "This link has expired" in response.text
@@ -362,8 +369,10 @@ def test_unsubscribing_mid_campaign_stops_the_running_send(
         created = create_article(session, settings, "big-story", DOUBLE, clock(), Options())
         start_campaign(session, created.campaign, settings, clock())
         campaign_id = created.campaign.id
-        leaver_id = session.scalar(select(Subscriber.id).where(Subscriber.email == leaver))
-    unsubscribe_url = f"/unsubscribe/{Tokens(settings.secret_key).unsubscribe(leaver_id, DOUBLE)}"
+    leaver_id, key = person_key(db, leaver)
+    unsubscribe_url = (
+        f"/unsubscribe/{Tokens(settings.secret_key).unsubscribe(leaver_id, DOUBLE, key)}"
+    )
     answers = []
 
     def unsubscribe(number: int) -> None:

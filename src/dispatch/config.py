@@ -291,6 +291,13 @@ class WebSettings(Section):
     # Sign-ups at /subscribe one client IP, and one email address, may make (`limits` syntax).
     subscribe_rate_per_ip: RateLimits = "10/minute;60/hour"
     subscribe_rate_per_address: RateLimits = "3/minute;10/hour"
+    # Admin logins: a session lasts this long (a server-side record; logout ends it).
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    # Wrong passwords one address may try from one client IP, and one IP on any
+    # addresses, within the window; then that source waits. An account is never locked.
+    login_failures_per_source: int = Field(default=5, ge=1, le=1000)
+    login_failures_per_ip: int = Field(default=20, ge=1, le=100_000)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
 
 class FeedsSettings(Section):

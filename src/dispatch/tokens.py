@@ -2,7 +2,15 @@
 
 Each purpose has its own salt, so a token issued for one purpose never verifies for
 another. Unsubscribe and preferences tokens never expire (RFC 8058 one-click links
-must keep working in old mail); confirmation tokens expire.
+must keep working in old mail); confirmation tokens expire after `CONFIRM_MAX_AGE`.
+
+Every token carries the subscriber's id *and* their `token_key` (a random per-person
+key, `subscribers.token_key`). The signature proves the server made it; the key proves
+it was made for the person now holding that id: `optin.link_holder` compares it with
+the stored key, so once a person is erased (their key with them) their links open
+nothing, whoever is stored next. Tokens made before keys existed (two fields, or one
+for preferences) verify with `key == LEGACY`; only people stored before migration
+0015a (`subscribers.legacy_links`) accept them.
 """
 
 from __future__ import annotations
@@ -22,12 +30,24 @@ CONFIRM_MAX_AGE = timedelta(days=7)
 _SIGNER = {"digest_method": hashlib.sha256}
 
 
+LEGACY = ""  # the key of a token made before tokens carried one (migration 0015a)
+
+
 @dataclass(frozen=True)
 class ListClaim:
     """What an unsubscribe or confirmation token names: one subscriber on one list."""
 
     subscriber_id: int
     list_slug: str
+    key: str = LEGACY
+
+
+@dataclass(frozen=True)
+class PersonClaim:
+    """What a preferences token names: one subscriber."""
+
+    subscriber_id: int
+    key: str = LEGACY
 
 
 class Tokens:
@@ -47,23 +67,23 @@ class Tokens:
             secret, salt=f"{SALT_PREFIX}confirm", signer_kwargs=_SIGNER
         )
 
-    def unsubscribe(self, subscriber_id: int, list_slug: str) -> str:
-        return str(self._unsubscribe.dumps([subscriber_id, list_slug]))
+    def unsubscribe(self, subscriber_id: int, list_slug: str, key: str) -> str:
+        return str(self._unsubscribe.dumps([subscriber_id, list_slug, _key(key)]))
 
-    def preferences(self, subscriber_id: int) -> str:
-        return str(self._preferences.dumps([subscriber_id]))
+    def preferences(self, subscriber_id: int, key: str) -> str:
+        return str(self._preferences.dumps([subscriber_id, _key(key)]))
 
-    def confirm(self, subscriber_id: int, list_slug: str) -> str:
-        return str(self._confirm.dumps([subscriber_id, list_slug]))
+    def confirm(self, subscriber_id: int, list_slug: str, key: str) -> str:
+        return str(self._confirm.dumps([subscriber_id, list_slug, _key(key)]))
 
     def verify_unsubscribe(self, token: str) -> ListClaim:
         return _list_claim(_load(self._unsubscribe, token, "unsubscribe"), "unsubscribe")
 
-    def verify_preferences(self, token: str) -> int:
+    def verify_preferences(self, token: str) -> PersonClaim:
         payload = _load(self._preferences, token, "preferences")
-        if not (isinstance(payload, list) and len(payload) == 1 and _is_id(payload[0])):
+        if not (isinstance(payload, list) and payload and _is_id(payload[0])):
             raise TokenError("preferences token: unexpected content")
-        return int(payload[0])
+        return PersonClaim(int(payload[0]), _claimed_key(payload[1:], "preferences"))
 
     def verify_confirm(self, token: str, max_age: timedelta = CONFIRM_MAX_AGE) -> ListClaim:
         seconds = int(max_age.total_seconds())
@@ -88,15 +108,30 @@ def _load(
         ) from exc
 
 
+def _key(key: str) -> str:
+    if not key:  # an empty key would read back as a legacy token
+        raise TokenError("cannot sign a link without the subscriber's token key")
+    return key
+
+
 def _list_claim(payload: Any, purpose: str) -> ListClaim:
     if not (
         isinstance(payload, list)
-        and len(payload) == 2
+        and len(payload) >= 2
         and _is_id(payload[0])
         and isinstance(payload[1], str)
     ):
         raise TokenError(f"{purpose} token: unexpected content")
-    return ListClaim(int(payload[0]), payload[1])
+    return ListClaim(int(payload[0]), payload[1], _claimed_key(payload[2:], purpose))
+
+
+def _claimed_key(rest: list[Any], purpose: str) -> str:
+    """The key after the fixed fields: LEGACY when there is none (an old token)."""
+    if not rest:
+        return LEGACY
+    if len(rest) == 1 and isinstance(rest[0], str) and rest[0]:
+        return rest[0]
+    raise TokenError(f"{purpose} token: unexpected content")
 
 
 def _is_id(value: Any) -> bool:

@@ -11,7 +11,7 @@ from httpx import Response
 
 from dispatch.store.database import Database
 from dispatch.store.models import EditorRole
-from support.auth import PASSWORD, add_editor
+from support.auth import PASSWORD, add_editor, post_login
 
 ADMIN, EDITOR = "ada@example.com", "bob@example.com"
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -27,7 +27,7 @@ class Admin:
 
     def __init__(self, client: TestClient, email: str) -> None:
         self.client = client
-        response = client.post("/admin/login", data={"email": email, "password": PASSWORD})
+        response = post_login(client, email, PASSWORD)
         assert response.status_code == 303, response.text
         found = CSRF.search(client.get("/admin").text)
         assert found, "no CSRF field on the dashboard"

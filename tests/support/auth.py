@@ -3,11 +3,16 @@ failed-login delays are recorded instead of slept."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpx import Response
+from limits.storage import Storage
 
 from dispatch.auth.editors import create_editor
 from dispatch.auth.passwords import Passwords
@@ -53,7 +58,30 @@ def auth_app(
     db: Database,
     sleeps: Sleeps,
     clock: Callable[[], datetime] = utcnow,
+    storage: Storage | None = None,
 ) -> FastAPI:
     app = create_app(settings, db, clock=clock)
-    app.state.auth = AuthServices.build(settings, clock, hasher=cheap_hasher(), sleep=sleeps)
+    app.state.auth = AuthServices.build(
+        settings, clock, hasher=cheap_hasher(), sleep=sleeps, storage=storage
+    )
     return app
+
+
+LOGIN_CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+def login_csrf(client: TestClient) -> str:
+    """The login form's CSRF token (GET /admin/login also sets the cookie it is bound to).
+    A logged-in browser is sent on from the form: its session cookie is set aside first,
+    as logging in as someone else replaces it anyway."""
+    for name in [name for name in client.cookies if name.endswith("dispatch_admin")]:
+        client.cookies.delete(name)
+    found = LOGIN_CSRF.search(client.get("/admin/login").text)
+    assert found, "no CSRF field on the login form"
+    return found.group(1)
+
+
+def post_login(client: TestClient, email: str, password: str = PASSWORD, **extra: Any) -> Response:
+    """Log in as a browser does: load the form, post it with its token."""
+    data = {"email": email, "password": password, "csrf_token": login_csrf(client), **extra}
+    return client.post("/admin/login", data=data)

@@ -1,4 +1,5 @@
-"""CSRF tokens for the admin: one per session, an HMAC of the session id.
+"""CSRF tokens for the admin: one per session, an HMAC of the session id; before login,
+one per browser, an HMAC of the random value of the short-lived login cookie.
 
 Nothing is stored: the token is `HMAC-SHA256(key, session id)` with a key derived from
 the secret key for this purpose alone, so only this server can make it and it dies with
@@ -39,6 +40,14 @@ class Csrf:
         if not presented:
             return False
         return hmac.compare_digest(self.token(session_id), presented)
+
+    def login_token(self, nonce: str) -> str:
+        """The login form's token: bound to the pre-login cookie's random `nonce`, so a
+        foreign page cannot log a browser in to the attacker's account (login CSRF)."""
+        return self.token(f"login:{nonce}")
+
+    def login_valid(self, nonce: str | None, presented: str | None) -> bool:
+        return bool(nonce) and self.valid(f"login:{nonce}", presented)
 
 
 async def presented_token(request: Request) -> str | None:

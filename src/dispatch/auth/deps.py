@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dispatch.auth.csrf import SAFE_METHODS, presented_token
 from dispatch.auth.services import auth_services
+from dispatch.auth.session_store import is_open
 from dispatch.auth.sessions import SessionClaim
 from dispatch.auth.tokens import SCOPES, ApiPrincipal, authenticate_token
 from dispatch.errors import AuthError
@@ -135,10 +136,13 @@ def _claim(request: Request) -> SessionClaim | None:
 
 
 def _load(request: Request, claim: SessionClaim) -> Editor | None:
+    now = request.app.state.clock()
     with request.app.state.database.session() as session:
         editor = session.get(Editor, claim.editor_id)
         if editor is None or not editor.active or editor.session_version != claim.version:
             return None
+        if not is_open(session, editor.id, claim.session_id, now):
+            return None  # logged out (here or everywhere), or a new password since
         return editor
 
 

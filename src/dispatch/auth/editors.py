@@ -3,8 +3,9 @@
 Addresses are stored as every address is (`addresses.normalise_address`: lower case,
 look-alikes refused): people type their login address in any case, and two editors
 never differ only by case.
-Changing the password or disabling an account bumps `session_version`, which ends every
-session cookie issued before.
+Changing the password or disabling an account deletes the editor's session records
+(`session_store.end_all`) and bumps `session_version`: every session ends at once, on
+every device, whoever calls these functions (the CLI, the admin, a password reset).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.audit import SYSTEM, Actor, record
 from dispatch.auth.passwords import Passwords
+from dispatch.auth.session_store import end_all
 from dispatch.errors import AccountError, InvalidAddress, NotFound
 from dispatch.store.models import Editor, EditorRole
 from dispatch.store.types import utcnow
@@ -81,22 +84,41 @@ def list_editors(session: Session) -> list[Editor]:
     return list(session.scalars(select(Editor).order_by(Editor.email)))
 
 
-def set_password(session: Session, passwords: Passwords, email: str, password: str) -> Editor:
-    """A new password: other sessions end, and a lock-out is lifted."""
+def set_password(
+    session: Session,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    *,
+    actor: Actor = SYSTEM,
+    clock: Callable[[], datetime] = utcnow,
+) -> Editor:
+    """A new password: every session of the editor ends at once, a lock-out is lifted,
+    and the audit log says who changed it (`actor`)."""
     editor = find_editor(session, email)
     editor.password_hash = passwords.hash(password)
-    editor.session_version += 1
+    _end_everywhere(session, editor)
     editor.failed_logins = 0
     editor.locked_until = None
+    record(session, actor, "password.change", clock(), target=f"editor {editor.email}")
     return editor
 
 
-def set_active(session: Session, email: str, active: bool) -> Editor:
+def set_active(
+    session: Session,
+    email: str,
+    active: bool,
+    *,
+    actor: Actor = SYSTEM,
+    clock: Callable[[], datetime] = utcnow,
+) -> Editor:
     """Disable (every session ends at once) or enable an editor."""
     editor = find_editor(session, email)
     if editor.active != active:
         editor.active = active
-        editor.session_version += 1
+        _end_everywhere(session, editor)
+        action = "editor.enable" if active else "editor.disable"
+        record(session, actor, action, clock(), target=f"editor {editor.email}")
     return editor
 
 
@@ -105,4 +127,9 @@ def end_sessions(session: Session, editor_id: int) -> None:
     editor = session.get(Editor, editor_id)
     if editor is None:
         raise NotFound(f"no editor with id {editor_id}")
+    _end_everywhere(session, editor)
+
+
+def _end_everywhere(session: Session, editor: Editor) -> None:
+    end_all(session, editor.id)
     editor.session_version += 1

@@ -2,10 +2,11 @@
 
 Every refusal says the same thing ("wrong email or password") whether the address is
 unknown, the account disabled or the password wrong, and takes as long (a dummy hash is
-verified when there is no account). Locked accounts, addresses and IPs get "too many
-failed logins, try again in N minutes" (see `lockout`). A success resets the account's
-counter, records the time, and re-hashes the password when the hasher's parameters
-changed since it was stored.
+verified when there is no account). An address that failed too often from this IP, or an
+IP that failed too often, gets "too many failed logins, try again in N minutes" (see
+`lockout`); the account itself is never locked, so strangers cannot shut its editor out.
+A success resets the account's counters, records the time, and re-hashes the password
+when the hasher's parameters changed since it was stored.
 
 The attempt runs inside the caller's transaction and never raises for a refusal, so the
 failure counters it updates are committed.
@@ -66,42 +67,33 @@ class Authenticator:
         now = self.clock()
         key = login_key(email)
         editor = session.scalar(select(Editor).where(Editor.email == key)) if key else None
-        wait = self._locked_for(editor, key, ip, now)
+        wait = self.counter.blocked_for(ip, key)
         if wait is not None:
             return LoginOutcome(error=locked_message(wait), retry_after=wait)
         usable = editor if editor is not None and editor.active else None
         if usable is not None and self.passwords.verify(usable.password_hash, password):
-            return self._succeed(usable, password, key, now)
+            return self._succeed(usable, password, key, ip, now)
         if usable is None:
             self.passwords.waste_time(password[:MAX_LENGTH])
-        return self._fail(usable, key, ip, now)
+        return self._fail(usable, key, ip)
 
-    def _locked_for(self, editor: Editor | None, key: str, ip: str, now: datetime) -> int | None:
-        waits = [self.counter.blocked_for(ip, key) or 0]
-        if editor is not None and editor.locked_until is not None and editor.locked_until > now:
-            waits.append(math.ceil((editor.locked_until - now).total_seconds()))
-        wait = max(waits)
-        return wait if wait > 0 else None
-
-    def _succeed(self, editor: Editor, password: str, key: str, now: datetime) -> LoginOutcome:
+    def _succeed(
+        self, editor: Editor, password: str, key: str, ip: str, now: datetime
+    ) -> LoginOutcome:
         editor.failed_logins = 0
-        editor.locked_until = None
+        editor.locked_until = None  # a lock from before per-source lock-outs
         editor.last_login_at = now
         if self.passwords.needs_rehash(editor.password_hash):
             editor.password_hash = self.passwords.hasher.hash(password)
-        self.counter.forget(key)
+        self.counter.forget(ip, key)
         return LoginOutcome(editor_id=editor.id, session_version=editor.session_version)
 
-    def _fail(self, editor: Editor | None, key: str, ip: str, now: datetime) -> LoginOutcome:
+    def _fail(self, editor: Editor | None, key: str, ip: str) -> LoginOutcome:
         failures = self.counter.record(ip, key)
         if editor is not None:
-            editor.failed_logins += 1
-            failures = max(failures, editor.failed_logins)
-            if editor.failed_logins >= self.policy.max_failures:
-                editor.locked_until = now + self.policy.lock_for
-                editor.failed_logins = 0
+            editor.failed_logins += 1  # shown to admins; never locks the account
         delay = self.policy.delay(failures)
-        wait = self._locked_for(editor, key, ip, now)
+        wait = self.counter.blocked_for(ip, key)
         if wait is not None:
             return LoginOutcome(error=locked_message(wait), retry_after=wait, delay=delay)
         return LoginOutcome(error=WRONG, delay=delay)

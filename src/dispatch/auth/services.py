@@ -21,8 +21,9 @@ from dispatch.auth.csrf import Csrf
 from dispatch.auth.lockout import FailureCounter, LockoutPolicy
 from dispatch.auth.login import Authenticator
 from dispatch.auth.passwords import Passwords
-from dispatch.auth.sessions import MAX_AGE, SessionCookies
+from dispatch.auth.sessions import SessionCookies
 from dispatch.config import Settings
+from dispatch.limits_store import app_limits_storage
 from dispatch.store.types import utcnow
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -47,9 +48,15 @@ class AuthServices:
         policy: LockoutPolicy | None = None,
         storage: Storage | None = None,
         sleep: Sleep = asyncio.sleep,
-        max_age: timedelta = MAX_AGE,
+        max_age: timedelta | None = None,  # default: web.session_hours
     ) -> AuthServices:
-        policy = policy or LockoutPolicy()
+        web = settings.web
+        policy = policy or LockoutPolicy(
+            max_failures=web.login_failures_per_source,
+            max_failures_per_ip=web.login_failures_per_ip,
+            lock_minutes=web.login_window_minutes,
+        )
+        max_age = max_age or timedelta(hours=web.session_hours)
         passwords = Passwords(hasher)
         counter = FailureCounter(policy, storage=storage)
         secure = settings.site.base_url.startswith("https://")
@@ -68,6 +75,6 @@ def auth_services(request: Request) -> AuthServices:
     state = request.app.state
     found: AuthServices | None = getattr(state, "auth", None)
     if found is None:
-        found = AuthServices.build(state.settings, state.clock)
+        found = AuthServices.build(state.settings, state.clock, storage=app_limits_storage(state))
         state.auth = found
     return found

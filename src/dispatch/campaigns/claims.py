@@ -52,6 +52,7 @@ class Claimed:
     name: str
     attributes: dict[str, Any]
     attempts: int
+    token_key: str | None = None  # the subscriber's link key (None: no subscriber)
 
 
 def claim(
@@ -72,7 +73,13 @@ def claim(
             attributes = row.attrs or {}
             batch.append(
                 Claimed(
-                    row.id, row.subscriber_id, row.email, row.name or "", attributes, row.attempts
+                    row.id,
+                    row.subscriber_id,
+                    row.email,
+                    row.name or "",
+                    attributes,
+                    row.attempts,
+                    row.token_key,
                 )
             )
     for reason, ids in skipped.items():
@@ -202,6 +209,7 @@ def _due(campaign: Campaign, limit: int, now: datetime):  # type: ignore[no-unty
             D.email,
             D.attempts,
             Subscriber.name,
+            Subscriber.token_key,
             Subscriber.attributes.label("attrs"),
             Subscription.status.label("membership"),
             Suppression.email.label("suppressed"),

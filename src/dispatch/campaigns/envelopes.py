@@ -15,7 +15,7 @@ from dispatch.tokens import Tokens
 from dispatch.urls import Urls
 
 # A test send has no subscriber: its links carry id 0, which never verifies.
-NO_SUBSCRIBER = 0
+NO_SUBSCRIBER, NO_KEY = 0, "test-send"
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class EnvelopeMaker:
     def one(self, row: Claimed) -> Envelope:
         recipient = signed_recipient(
             subscriber_id=row.subscriber_id or NO_SUBSCRIBER,
+            token_key=row.token_key or NO_KEY,
             email=row.email,
             name=row.name,
             attributes=row.attributes,

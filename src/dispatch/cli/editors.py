@@ -13,6 +13,7 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
+from dispatch.audit import CLI
 from dispatch.auth.editors import create_editor, list_editors, set_active, set_password
 from dispatch.auth.passwords import Passwords, check_strength
 from dispatch.cli.context import app_context, console
@@ -79,7 +80,7 @@ def disable(ctx: typer.Context, email: str = typer.Argument(...)) -> None:
     """Stop an editor from logging in; their open sessions end at once."""
     database = app_context(ctx).database()
     with database.session() as session:
-        address = set_active(session, email, False).email
+        address = set_active(session, email, False, actor=CLI).email
     console.print(f"disabled {address}", markup=False)
 
 
@@ -88,7 +89,7 @@ def enable(ctx: typer.Context, email: str = typer.Argument(...)) -> None:
     """Let a disabled editor log in again."""
     database = app_context(ctx).database()
     with database.session() as session:
-        address = set_active(session, email, True).email
+        address = set_active(session, email, True, actor=CLI).email
     console.print(f"enabled {address}", markup=False)
 
 
@@ -100,7 +101,7 @@ def set_password_command(
     database = app_context(ctx).database()
     password = read_password(password_stdin)
     with database.session() as session:
-        address = set_password(session, Passwords(), email, password).email
+        address = set_password(session, Passwords(), email, password, actor=CLI).email
     console.print(f"password changed for {address}; their sessions have ended", markup=False)
 
 

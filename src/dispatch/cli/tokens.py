@@ -11,8 +11,10 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
+from dispatch.audit import CLI, record
 from dispatch.auth.tokens import SCOPES, create_token, list_tokens, revoke_token
 from dispatch.cli.context import app_context, console, errors
+from dispatch.store.types import utcnow
 
 app = typer.Typer(help="API tokens for /api (Authorization: Bearer).", no_args_is_help=True)
 
@@ -30,6 +32,7 @@ def create(
     with database.session() as session:
         issued = create_token(session, name, scope)
         scopes = " ".join(issued.record.scopes)
+        record(session, CLI, "token.create", utcnow(), target=f"token {issued.record.name}")
     typer.echo(issued.token)
     errors.print(
         f'token "{name.strip()}" ({scopes}): copy it now, it will not be shown again',
@@ -68,6 +71,7 @@ def revoke(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     database = app_context(ctx).database()
     with database.session() as session:
         revoke_token(session, name)
+        record(session, CLI, "token.revoke", utcnow(), target=f"token {name.strip()}")
     console.print(f'revoked token "{name.strip()}"', markup=False)
 
 

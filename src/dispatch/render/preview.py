@@ -15,7 +15,7 @@ from dispatch.tokens import Tokens
 from dispatch.urls import Urls
 
 # Id 0 is never a subscriber: the preview's links look real but never verify.
-SAMPLE_ID = 0
+SAMPLE_ID, SAMPLE_KEY = 0, "sample"
 SAMPLE = Mailbox(email="sam@example.com", name="Sam Sample")
 SAMPLE_ATTRIBUTES = {"city": "Lisbon", "first_name": "Sam"}
 
@@ -42,6 +42,7 @@ def sample_email(prepared: PreparedEmail, settings: Settings, item: ListSettings
     urls = Urls(settings.site.base_url)
     recipient = signed_recipient(
         subscriber_id=SAMPLE_ID,
+        token_key=SAMPLE_KEY,
         email=SAMPLE.email,
         name=SAMPLE.name,
         attributes=SAMPLE_ATTRIBUTES,

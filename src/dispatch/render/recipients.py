@@ -13,6 +13,7 @@ from dispatch.urls import Urls
 def signed_recipient(
     *,
     subscriber_id: int,
+    token_key: str,
     email: str,
     list_slug: str,
     tokens: Tokens,
@@ -21,13 +22,15 @@ def signed_recipient(
     attributes: Mapping[str, Any] | None = None,
     with_confirm: bool = False,
 ) -> Recipient:
-    """Unsubscribe, preferences (and confirm) URLs carry tokens naming this subscriber."""
-    confirm = urls.confirm(tokens.confirm(subscriber_id, list_slug)) if with_confirm else ""
+    """Unsubscribe, preferences (and confirm) URLs carry tokens naming this subscriber
+    and bound to their `token_key`."""
+    key = token_key
+    confirm = urls.confirm(tokens.confirm(subscriber_id, list_slug, key)) if with_confirm else ""
     return Recipient(
         email=email,
         name=name,
         attributes=dict(attributes or {}),
-        unsubscribe_url=urls.unsubscribe(tokens.unsubscribe(subscriber_id, list_slug)),
-        preferences_url=urls.preferences(tokens.preferences(subscriber_id)),
+        unsubscribe_url=urls.unsubscribe(tokens.unsubscribe(subscriber_id, list_slug, key)),
+        preferences_url=urls.preferences(tokens.preferences(subscriber_id, key)),
         confirm_url=confirm,
     )

@@ -6,9 +6,10 @@ Campaigns, deliveries and events arrive with their own migrations.
 from __future__ import annotations
 
 import enum
+import secrets
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from dispatch.store.types import JsonType, UTCDateTime, utcnow
 
@@ -177,11 +179,24 @@ class MailingList(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def new_token_key() -> str:
+    """A subscriber's link key: 96 random bits, carried by every token in their mail."""
+    return secrets.token_urlsafe(12)
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # Ids are never handed out twice (SQLite would otherwise reuse the highest after a
+    # delete): links in old mail must never name somebody else (migration 0015a).
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised
+    # Every link token carries it (`dispatch.tokens`): erased with the person, so their
+    # links never open anything again, whoever signs up next.
+    token_key: Mapped[str] = mapped_column(String(32), default=new_token_key)
+    # Stored before migration 0015a: keyless tokens in mail already sent still work.
+    legacy_links: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     name: Mapped[str] = mapped_column(Text, default="")
     attributes: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -451,3 +466,36 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EditorSession(Base):
+    """One admin login, server-side: the cookie works only while its row exists (logout,
+    a new password and "log out everywhere" delete rows). `id` is the sha256 of the
+    session id the signed cookie carries, so the table alone opens nothing."""
+
+    __tablename__ = "editor_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("editors.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AuditEntry(Base):
+    """One editor action (login, send, pause, delete, export, …): who, what, on what."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    editor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("editors.id", ondelete="SET NULL"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(320))  # editor address, "api:<token>", "cli"
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    target: Mapped[str] = mapped_column(String(300), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")

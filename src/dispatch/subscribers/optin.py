@@ -17,14 +17,17 @@ here) and returns the `Mail`s the caller must send afterwards (`transactional.Ma
 - `load_preferences` / `save_preferences` / `leave_all`: the person holding a
   preferences link proved they read that mailbox, so lists they tick are confirmed
   at once (with a welcome mail) and lists they untick are left.
-Links name a subscriber id; one merged into another (`subscriber_merges`) acts on the
-subscriber it became (`current_id`).
+Links name a subscriber id and carry their key (`dispatch.tokens`): `link_holder` finds
+the subscriber a link acts on, or none when the link no longer applies (the person was
+erased; ids are never reused, and a key never matches anybody else). One merged into
+another (`subscriber_merges`) acts on the subscriber it became (`current_id`).
 Concurrent requests for the same address are safe: rows are created with INSERT … ON
 CONFLICT DO NOTHING and every status change is one conditional UPDATE of the one row.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,7 +49,7 @@ from dispatch.store.models import (
 )
 from dispatch.subscribers.addresses import clean_name, normalise_address
 from dispatch.subscribers.transactional import Mail, claim_confirmation
-from dispatch.tokens import ListClaim
+from dispatch.tokens import LEGACY, ListClaim, PersonClaim
 
 NAME_MAX = 200
 PENDING, CONFIRMED = SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED
@@ -69,13 +72,26 @@ def sign_up(
         now,
     )
     person = session.execute(
-        select(Subscriber.id, Subscriber.name).where(Subscriber.email == address)
+        select(Subscriber.id, Subscriber.name, Subscriber.token_key).where(
+            Subscriber.email == address
+        )
     ).one()
     mails = []
     for row in rows:
         kind, claimed = _join(session, person.id, row, now)
         if kind:
-            mails.append(Mail(kind, person.id, address, person.name, row.slug, row.id, claimed))
+            mails.append(
+                Mail(
+                    kind,
+                    person.id,
+                    address,
+                    person.name,
+                    row.slug,
+                    row.id,
+                    claimed,
+                    person.token_key,
+                )
+            )
     return mails
 
 
@@ -107,12 +123,15 @@ def confirm(session: Session, claim: ListClaim, now: datetime) -> Confirmation:
     row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
     if row is None:
         return Confirmation("gone")
-    ids, subscriber_id = [row.id], current_id(session, claim.subscriber_id)
+    subscriber_id = link_holder(session, claim.subscriber_id, claim.key)
+    if subscriber_id is None:
+        return Confirmation("gone")
+    ids = [row.id]
     if _set_status(session, subscriber_id, ids, CONFIRMED, now, only_from=PENDING):
         person = session.get_one(Subscriber, subscriber_id)
         if is_suppressed(session, person.email):
             return Confirmation("confirmed")
-        mail = Mail("welcome", person.id, person.email, person.name, row.slug, row.id)
+        mail = _welcome(person, person.name, row)
         return Confirmation("confirmed", mail)
     current = _status(session, subscriber_id, row.id)
     outcomes = {CONFIRMED: "already", UNSUBSCRIBED: "left"}
@@ -124,7 +143,9 @@ def unsubscribe(session: Session, claim: ListClaim, now: datetime) -> str:
     row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
     if row is None:
         return "gone"
-    subscriber_id = current_id(session, claim.subscriber_id)
+    subscriber_id = link_holder(session, claim.subscriber_id, claim.key)
+    if subscriber_id is None:
+        return "gone"
     if _set_status(session, subscriber_id, [row.id], UNSUBSCRIBED, now):
         return "unsubscribed"
     return "already" if _status(session, subscriber_id, row.id) else "gone"
@@ -151,12 +172,10 @@ class Preferences:
     lists: tuple[ListChoice, ...]
 
 
-def load_preferences(session: Session, subscriber_id: int, offered: Sequence[str]) -> Preferences:
+def load_preferences(session: Session, claim: PersonClaim, offered: Sequence[str]) -> Preferences:
     """What the preferences page shows; NotFound when the subscriber was erased."""
-    subscriber_id = current_id(session, subscriber_id)
-    person = session.get(Subscriber, subscriber_id)
-    if person is None:
-        raise NotFound(f"no subscriber {subscriber_id}: erased since the link was sent")
+    person = _person(session, claim)
+    subscriber_id = person.id
     on_list = (Subscription.list_id == MailingList.id) & (
         Subscription.subscriber_id == subscriber_id
     )
@@ -173,17 +192,15 @@ def load_preferences(session: Session, subscriber_id: int, offered: Sequence[str
 
 def save_preferences(
     session: Session,
-    subscriber_id: int,
+    claim: PersonClaim,
     name: str,
     chosen: Collection[str],
     offered: Sequence[str],
     now: datetime,
 ) -> list[Mail]:
     """Set the name; join the chosen lists, leave the other offered ones. Welcome mails."""
-    subscriber_id = current_id(session, subscriber_id)
-    person = session.get(Subscriber, subscriber_id)
-    if person is None:
-        raise NotFound(f"no subscriber {subscriber_id}: erased since the link was sent")
+    person = _person(session, claim)
+    subscriber_id = person.id
     cleaned = clean_name(name)[:NAME_MAX]
     if cleaned != person.name:
         person.name, person.updated_at = cleaned, now
@@ -194,7 +211,7 @@ def save_preferences(
     mails = []
     for row in rows:
         if row.slug in chosen and not suppressed and _join_now(session, subscriber_id, row, now):
-            mails.append(Mail("welcome", person.id, person.email, cleaned, row.slug, row.id))
+            mails.append(_welcome(person, cleaned, row))
     session.flush()
     return mails
 
@@ -207,9 +224,54 @@ def _join_now(session: Session, subscriber_id: int, row: MailingList, now: datet
     return _set_status(session, subscriber_id, [row.id], CONFIRMED, now)
 
 
-def leave_all(session: Session, subscriber_id: int, now: datetime) -> int:
+def leave_all(session: Session, claim: PersonClaim, now: datetime) -> int:
     """Unsubscribe from every list (configured or not); returns how many were left."""
-    return _set_status(session, current_id(session, subscriber_id), None, UNSUBSCRIBED, now)
+    return _set_status(session, _person(session, claim).id, None, UNSUBSCRIBED, now)
+
+
+def _person(session: Session, claim: PersonClaim) -> Subscriber:
+    subscriber_id = link_holder(session, claim.subscriber_id, claim.key)
+    person = session.get(Subscriber, subscriber_id) if subscriber_id is not None else None
+    if person is None:
+        raise NotFound(f"no subscriber {claim.subscriber_id}: erased since the link was sent")
+    return person
+
+
+def _welcome(person: Subscriber, name: str, row: MailingList) -> Mail:
+    return Mail("welcome", person.id, person.email, name, row.slug, row.id, None, person.token_key)
+
+
+def link_holder(session: Session, subscriber_id: int, key: str) -> int | None:
+    """The subscriber a link naming `subscriber_id` with `key` acts on, or None when the
+    link no longer applies: nobody holds the id (erased), the key is not theirs, or it is
+    a keyless token (`LEGACY`) and they were stored after keys came (migration 0015a)."""
+    holder = link_claim(session, subscriber_id, key)
+    return holder.subscriber_id if holder is not None else None
+
+
+def link_claim(session: Session, subscriber_id: int, key: str) -> PersonClaim | None:
+    """As `link_holder`, with the holder's own key (to sign fresh links for them)."""
+    current = current_id(session, subscriber_id)
+    found = session.execute(
+        select(Subscriber.token_key, Subscriber.legacy_links).where(Subscriber.id == current)
+    ).first()
+    if found is None:
+        return None
+    if key == LEGACY:
+        return PersonClaim(current, found.token_key) if found.legacy_links else None
+    # Keys are only ever issued for a current id: a merged id with a key is not one.
+    mine = hmac.compare_digest(found.token_key.encode(), key.encode())
+    return PersonClaim(current, found.token_key) if mine and current == subscriber_id else None
+
+
+def unsubscribe_by_link(session: Session, claim: ListClaim, now: datetime) -> PersonClaim | None:
+    """Unsubscribe as a link asks; the holder (for a fresh preferences link), or None
+    when the link no longer applies (nothing changed)."""
+    holder = link_claim(session, claim.subscriber_id, claim.key)
+    if holder is not None:
+        own = ListClaim(holder.subscriber_id, claim.list_slug, holder.key)
+        unsubscribe(session, own, now)
+    return holder
 
 
 def current_id(session: Session, subscriber_id: int) -> int:

@@ -58,12 +58,21 @@ def send_pending_confirmations(
     return report
 
 
-def _pending(database: Database, list_slug: str, after: int) -> list[tuple[int, str, str, int]]:
+Pending = tuple[int, str, str, int, str]  # id, email, name, list id, token key
+
+
+def _pending(database: Database, list_slug: str, after: int) -> list[Pending]:
     with database.session() as session:
         mailing_list = get_list(session, list_slug)
         suppressed = select(Suppression.email).where(Suppression.email == Subscriber.email)
         rows = session.execute(
-            select(Subscriber.id, Subscriber.email, Subscriber.name, Subscription.list_id)
+            select(
+                Subscriber.id,
+                Subscriber.email,
+                Subscriber.name,
+                Subscription.list_id,
+                Subscriber.token_key,
+            )
             .join(Subscription, Subscription.subscriber_id == Subscriber.id)
             .where(
                 Subscription.list_id == mailing_list.id,
@@ -74,24 +83,22 @@ def _pending(database: Database, list_slug: str, after: int) -> list[tuple[int, 
             .order_by(Subscriber.id)
             .limit(BATCH)
         ).all()
-    return [(row[0], row[1], row[2], row[3]) for row in rows]
+    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
 
 def _claim(
     database: Database,
     settings: Settings,
     list_slug: str,
-    batch: list[tuple[int, str, str, int]],
+    batch: list[Pending],
     now: datetime,
     report: Reconfirmed,
 ) -> list[Mail]:
     mails = []
     with database.session() as session:
-        for subscriber_id, email, name, list_id in batch:
+        for subscriber_id, email, name, list_id, key in batch:
             if not claim_confirmation(session, subscriber_id, list_id, now):
                 report.recent += 1
                 continue
-            mails.append(
-                Mail("confirm", subscriber_id, email, name, list_slug, list_id, claimed_at=now)
-            )
+            mails.append(Mail("confirm", subscriber_id, email, name, list_slug, list_id, now, key))
     return mails

@@ -54,6 +54,7 @@ class Mail:
     list_slug: str
     list_id: int
     claimed_at: datetime | None = None  # confirm: the stamp to give back if sending fails
+    token_key: str = ""  # the subscriber's link key, which every link in the mail carries
 
 
 def claim_confirmation(session: Session, subscriber_id: int, list_id: int, now: datetime) -> bool:
@@ -172,6 +173,7 @@ class Mailer:
         )
         recipient = signed_recipient(
             subscriber_id=mail.subscriber_id,
+            token_key=mail.token_key,
             email=mail.email,
             name=mail.name,
             list_slug=mail.list_slug,

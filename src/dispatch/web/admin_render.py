@@ -47,6 +47,7 @@ NAV = (
     NavItem("Feeds", "/admin/feeds"),
     NavItem("Editors", "/admin/editors", admin_only=True),
     NavItem("Tokens", "/admin/tokens", admin_only=True),
+    NavItem("Audit", "/admin/audit", admin_only=True),
 )
 
 

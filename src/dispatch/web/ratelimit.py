@@ -2,9 +2,11 @@
 
 Each is a list of moving windows from config (`web.subscribe_rate_per_ip`,
 `web.subscribe_rate_per_address`, e.g. "10/minute;60/hour"); a request is allowed when
-every window has room, and then counts in all of them. The windows live in a `limits`
-storage: in process memory for now (one web process); a shared Redis storage URI makes
-several processes share them.
+every window has room, and then counts in all of them. The windows live in the app's
+`limits` storage (`limits_store`, the `delivery.limiter_storage` the sending rate uses):
+process memory by default; with Redis every web process counts in the same windows.
+Addresses are counted in their stored form (`normalise_address`): `Ann@Bücher.example`
+and `ann@xn--bcher-kva.example` are one mailbox, and one limit.
 
 The client IP is the socket peer (`request.client.host`). `dispatch serve` runs uvicorn,
 which trusts X-Forwarded-For from the addresses in FORWARDED_ALLOW_IPS (loopback by
@@ -23,6 +25,16 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from dispatch.config import WebSettings
+from dispatch.errors import InvalidAddress
+from dispatch.subscribers.addresses import normalise_address
+
+
+def address_key(email: str) -> str:
+    """What an address is counted as: its stored form (else, when it is none, as typed)."""
+    try:
+        return normalise_address(email)
+    except InvalidAddress:
+        return email.strip().lower()[:320]
 
 
 @dataclass(frozen=True)
@@ -59,8 +71,8 @@ class SubscribeLimits:
         return self._check("ip", self.per_ip, ip)
 
     def check_address(self, email: str) -> Refusal | None:
-        # Lower-cased: the limit is about one mailbox however its owner's name is spelled.
-        return self._check("address", self.per_address, email.strip().lower())
+        # The stored form: the limit is about one mailbox however its address is spelled.
+        return self._check("address", self.per_address, address_key(email))
 
     def _check(self, scope: str, windows: list[RateLimitItem], key: str) -> Refusal | None:
         namespace = f"subscribe-{scope}"

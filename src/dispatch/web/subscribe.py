@@ -1,7 +1,9 @@
 """Routes: subscribe, confirm, unsubscribe, preferences. Thin: the rules live in
 `dispatch.subscribers.optin`; mail goes out after the response (`Mailer.deliver` as a
-background task), so a page never waits for the mail server and its timing does not
-tell whether an address was already subscribed.
+background task), so a page never waits for the mail server. A sign-up answers before
+any of its work (the lookup, the writes and the mail all run after the response,
+`sign_up_later`), so its timing does not tell whether an address was new, already
+subscribed or suppressed. Rate limits count in the shared `limits` storage.
 
 - `GET /subscribe[?list=slug…]` → the form; `POST /subscribe` → the same "check your
   inbox" page for every address (new, subscribed, suppressed, or a bot that filled the
@@ -18,24 +20,31 @@ no route sets a cookie. Form posts go back to the page's own URL (no JavaScript)
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
-from contextlib import suppress
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import astuple, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
 from dispatch.config import Settings
 from dispatch.errors import InvalidAddress, NotFound, TokenError, TokenExpired
+from dispatch.limits_store import app_limits_storage
+from dispatch.store.database import Database
 from dispatch.subscribers import optin
 from dispatch.subscribers.addresses import normalise_address
 from dispatch.subscribers.transactional import Mail, Mailer
-from dispatch.tokens import Tokens
+from dispatch.tokens import ListClaim, Tokens
 from dispatch.web.ratelimit import Refusal, SubscribeLimits
 from dispatch.web.store import in_store
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["subscribe"])
 HONEYPOT = "website"
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -48,6 +57,9 @@ class Services:
     mailer: Mailer
     limits: SubscribeLimits
     tokens: Tokens
+    # SQLite has one writer at a time: sign-ups done after their answers queue here, in
+    # this process, rather than on the busy timeout (a flood of hundreds at once).
+    writes: AbstractContextManager[Any] = field(default_factory=nullcontext)
 
 
 def services(request: Request) -> Services:
@@ -55,8 +67,10 @@ def services(request: Request) -> Services:
     found: Services | None = getattr(state, "optin", None)
     if found is None:
         settings: Settings = state.settings
-        limits = SubscribeLimits.from_settings(settings.web)
+        limits = SubscribeLimits.from_settings(settings.web, app_limits_storage(state))
         found = Services(Mailer(settings, clock=state.clock), limits, Tokens(settings.secret_key))
+        if state.database.engine.dialect.name == "sqlite":
+            found.writes = threading.Lock()
         state.optin = found
     return found
 
@@ -108,7 +122,8 @@ def form_page(
 @router.post("/subscribe", response_class=HTMLResponse)
 async def subscribe(request: Request, background: BackgroundTasks):
     limits = services(request).limits
-    refused = limits.check_ip(request.client.host if request.client else "unknown")
+    ip = request.client.host if request.client else "unknown"
+    refused = await run_in_threadpool(limits.check_ip, ip)  # Redis, when shared
     form = await request.form()
     email, name = str(form.get("email", "")).strip(), str(form.get("name", "")).strip()
     chosen = [str(value) for value in form.getlist("list")]
@@ -121,13 +136,33 @@ async def subscribe(request: Request, background: BackgroundTasks):
     errors = form_errors(email, name, chosen, known)
     if errors:
         return form_page(request, 400, chosen, errors=errors, email=email, name=name)
-    refused = limits.check_address(email)
+    refused = await run_in_threadpool(limits.check_address, email)
     if refused:
         return too_many(request, refused, chosen, email, name)
     now = request.app.state.clock()
-    mails = await in_store(request, optin.sign_up, email, name, chosen, now)
-    send_later(request, background, mails)
+    found = services(request)
+    work = (email, name, chosen, now)
+    background.add_task(sign_up_later, request.app.state.database, found, *work)
     return done(request, email, [known[s] for s in dict.fromkeys(chosen)])
+
+
+def sign_up_later(
+    database: Database,
+    found: Services,
+    email: str,
+    name: str,
+    chosen: list[str],
+    now: datetime,
+) -> None:
+    """The sign-up's work, after the answer went out: its timing says nothing about the
+    address (new, confirmed, unsubscribed or suppressed all answer alike)."""
+    try:
+        with found.writes, database.session() as session:
+            mails = optin.sign_up(session, email, name, chosen, now)
+    except Exception:  # nobody waits for it: say what was lost where an operator looks
+        log.exception("sign-up of %s to %s not stored", email, ", ".join(chosen))
+        return
+    found.mailer.deliver(database, mails)
 
 
 def form_errors(email: str, name: str, chosen: list[str], known: dict[str, Any]) -> list[str]:
@@ -189,6 +224,12 @@ def verified(request: Request, purpose: str, token: str) -> Any:
         return token_error(request, purpose, "invalid")
 
 
+async def holder_gone(request: Request, claim: ListClaim) -> bool:
+    """Whether the person a genuine link was made for is no longer stored (erased)."""
+    key = claim.key
+    return await in_store(request, optin.link_claim, claim.subscriber_id, key) is None
+
+
 def token_error(request: Request, purpose: str, problem: str) -> HTMLResponse:
     return page(request, "token_error", 400, purpose=purpose, problem=problem)
 
@@ -203,7 +244,7 @@ async def confirm_page(request: Request, token: str):
     if isinstance(claim, HTMLResponse):
         return claim
     item = list_named(request, claim.list_slug)
-    if item is None:
+    if item is None or await holder_gone(request, claim):
         return token_error(request, "confirm", "gone")
     return page(request, "confirm", item=item, outcome=None)
 
@@ -227,6 +268,8 @@ async def unsubscribe_page(request: Request, token: str):
     claim = verified(request, "unsubscribe", token)
     if isinstance(claim, HTMLResponse):
         return claim
+    if await holder_gone(request, claim):
+        return token_error(request, "unsubscribe", "gone")
     return page(request, "unsubscribe", item=list_named(request, claim.list_slug))
 
 
@@ -236,10 +279,13 @@ async def unsubscribe(request: Request, token: str):
     claim = verified(request, "unsubscribe", token)
     if isinstance(claim, HTMLResponse):
         return claim
-    await in_store(request, optin.unsubscribe, claim, request.app.state.clock())
+    now = request.app.state.clock()
+    holder = await in_store(request, optin.unsubscribe_by_link, claim, now)
+    if holder is None:  # erased since the mail was sent: nothing to do, nobody else's
+        return token_error(request, "unsubscribe", "gone")
     item = list_named(request, claim.list_slug)
     links = services(request).mailer
-    preferences = links.urls.preferences(links.tokens.preferences(claim.subscriber_id))
+    preferences = links.urls.preferences(links.tokens.preferences(*astuple(holder)))
     return page(request, "unsubscribed", item=item, preferences_url=preferences)
 
 
@@ -259,23 +305,23 @@ async def preferences_response(
     form: FormData | None = None,
     background: BackgroundTasks | None = None,
 ) -> HTMLResponse:
-    subscriber_id = verified(request, "preferences", token)
-    if isinstance(subscriber_id, HTMLResponse):
-        return subscriber_id
+    claim = verified(request, "preferences", token)
+    if isinstance(claim, HTMLResponse):
+        return claim
     offered = [item.slug for item in request.app.state.settings.lists]
     now = request.app.state.clock()
     saved = None
     try:
         if form is not None and form.get("action") == "leave":
             saved = "left"
-            await in_store(request, optin.leave_all, subscriber_id, now)
+            await in_store(request, optin.leave_all, claim, now)
         elif form is not None and background is not None:
             saved = "saved"
             chosen = {str(value) for value in form.getlist("list")}
             name = str(form.get("name", ""))[: optin.NAME_MAX]
-            args = (subscriber_id, name, chosen, offered, now)
+            args = (claim, name, chosen, offered, now)
             send_later(request, background, await in_store(request, optin.save_preferences, *args))
-        found = await in_store(request, optin.load_preferences, subscriber_id, offered)
+        found = await in_store(request, optin.load_preferences, claim, offered)
     except NotFound:
         return token_error(request, "preferences", "gone")
     return page(request, "preferences", prefs=found, saved=saved)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from dispatch.web.admin import (
     article_conflicts,
     articles,
+    audit_log,
     campaign_actions,
     campaigns,
     dashboard,
@@ -34,6 +35,7 @@ ROUTERS = (
     outbox.router,
     feeds.router,
     tokens.router,
+    audit_log.router,
 )
 
 

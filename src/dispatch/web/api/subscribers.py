@@ -222,7 +222,7 @@ async def leave(request: Request, ref: str = Ref, slug: str = ListSlug) -> Subsc
     def work(session: Session) -> SubscriptionOut:
         person = find(session, ref)
         row = get_list(session, slug)
-        if optin.unsubscribe(session, ListClaim(person.id, slug), when) == "gone":
+        if optin.unsubscribe(session, ListClaim(person.id, slug, person.token_key), when) == "gone":
             raise NotFound(f"{person.email} is not on the list {slug}")
         left = session.scalar(
             select(Subscription)
