@@ -25,6 +25,7 @@ from dispatch.errors import StoreError
 from dispatch.metrics import Metrics
 from dispatch.store import migrate
 from dispatch.web import create_app
+from dispatch.web.server import uvicorn_options
 
 
 def serve(
@@ -80,7 +81,7 @@ def serve(
             access_log=access_log,
             log_level="info",
             log_config=None,  # uvicorn's lines go through `dispatch.logs` too
-            server_header=False,
+            **uvicorn_options(settings),  # h11 with header limits; bounded graceful shutdown
         )
     finally:
         if receiver is not None:

@@ -30,7 +30,7 @@ OPENAPI_URL = "/api/openapi.json"
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api", responses=responses(401, 403, 422))
+    router = APIRouter(prefix="/api", responses=responses(401, 403, 413, 422))
     for part in (article_conflicts, articles, media, lists, subscribers, campaigns):
         router.include_router(part.router)
     return router
