@@ -145,6 +145,10 @@ class SubscriberCreate(Strict):
 
 
 class SubscriberUpdate(Strict):
+    """At least one field: an empty change is refused (it would only say who exists)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
     name: Short | None = None
     attributes: AttributesIn | None = Field(None, description="Replaces every attribute.")
 
