@@ -23,6 +23,7 @@ import json
 import re
 from dataclasses import dataclass
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.config import WebSettings
@@ -31,6 +32,7 @@ UPLOAD_ROUTES = re.compile(
     r"^/(?:admin/media|admin/articles/import|admin/lists/[^/]+/import|api/media)/?$"
 )
 ARTICLE_FORMS = re.compile(r"^/admin/articles/(?:new|preview|[^/]+/edit)/?$")
+LINGER_SECONDS = 2.0  # how long a refused body is still read (and dropped)
 HINTS = {
     "upload": "upload fewer or smaller files",
     "json": "send a smaller body",
@@ -103,7 +105,7 @@ class RequestLimits:
             await refuse(send, 400, f"Content-Length is not a number: {declared[:40]!r}")
             return
         if declared and int(declared) > limit:
-            await refuse(send, 413, too_large(route_class, limit, int(declared)))
+            await refuse(send, 413, too_large(route_class, limit, int(declared)), receive)
             return
         await Counted(self.app, route_class, limit)(scope, receive, send)
 
@@ -124,9 +126,12 @@ class Counted:
             message = await receive()
             if message["type"] == "http.request":
                 self.received += len(message.get("body", b""))
-                if self.received > self.limit:
-                    await self._refuse(send)
+                if self.received > self.limit and message.get("more_body", False):
+                    await self._refuse(send, receive)
                     return {"type": "http.disconnect"}  # the route stops reading
+                if self.received > self.limit:
+                    await self._refuse(send, None)
+                    return {"type": "http.disconnect"}
             return message
 
         async def guarded(message: Message) -> None:
@@ -138,12 +143,12 @@ class Counted:
 
         await self.app(scope, counted, guarded)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, receive: Receive | None) -> None:
         if self.started:
             self.refused = True
             return
         self.refused = True
-        await refuse(send, 413, too_large(self.route_class, self.limit, None))
+        await refuse(send, 413, too_large(self.route_class, self.limit, None), receive)
 
 
 def too_large(route_class: str, limit: int, declared: int | None) -> str:
@@ -154,8 +159,13 @@ def too_large(route_class: str, limit: int, declared: int | None) -> str:
     )
 
 
-async def refuse(send: Send, status: int, detail: str) -> None:
-    """A JSON answer in the API's error shape that closes the connection."""
+async def refuse(send: Send, status: int, detail: str, receive: Receive | None = None) -> None:
+    """A JSON answer in the API's error shape that closes the connection.
+
+    With `receive`, what the client is still sending is read and dropped for up to
+    `LINGER_SECONDS` between the status line and the end of the answer (as nginx's
+    lingering close): closing on unread bytes resets the connection, and a proxy in front
+    that is still writing the body would turn our 413 into its 502."""
     field = "headers" if status == 431 else "body"
     body = json.dumps({"error": {"message": detail, "field": field}, "detail": detail}).encode()
     await send(
@@ -169,7 +179,18 @@ async def refuse(send: Send, status: int, detail: str) -> None:
             ],
         }
     )
+    if receive is not None:
+        await linger(receive)
     await send({"type": "http.response.body", "body": body})
+
+
+async def linger(receive: Receive) -> None:
+    """Read and drop the rest of the body, for a bounded time (memory stays flat)."""
+    with anyio.move_on_after(LINGER_SECONDS):
+        while True:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
