@@ -26,13 +26,18 @@ from support.scheduling import wait_for
 LIST = "morning-briefing"
 
 
+TOKEN = "metrics-test-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISPATCH_SECRET_KEY", "metrics-test-secret")
+    monkeypatch.setenv("DISPATCH_METRICS_TOKEN", TOKEN)
 
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=BEARER)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=")
     samples = {}
@@ -92,7 +97,7 @@ def test_feed_builds_scheduler_lag_and_health(db: Database, settings: Settings) 
         wait_for(lambda: registry.get_sample_value(*lag), what="the run-due job at start")
         with TestClient(app) as client:
             samples = scrape(client)
-            health = client.get("/healthz").json()
+            health = client.get("/healthz", headers=BEARER).json()
     finally:
         service.stop(timeout=30)
     assert samples[("dispatch_feed_builds_total", (("trigger", "interval"),))] == 1

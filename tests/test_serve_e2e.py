@@ -32,6 +32,8 @@ from support.scheduling import wait_for
 from support.smtp_server import SmtpServer, free_port
 
 LIST = "morning-briefing"
+TOKEN = "serve-e2e-metrics-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 RECIPIENTS = 600
 LEAD = timedelta(seconds=20)  # start-up takes ~3 s (more on a busy machine); fires after
 
@@ -121,7 +123,7 @@ def prepare(path: Path) -> Database:
 
 
 def launch(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    env = os.environ | {"DISPATCH_SECRET_KEY": "serve-e2e-secret"}
+    env = os.environ | {"DISPATCH_SECRET_KEY": "serve-e2e-secret", "DISPATCH_METRICS_TOKEN": TOKEN}
     with log.open("wb") as err, Path(f"{log}.out").open("wb") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=err)
 
@@ -130,7 +132,9 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes]) -> dict:  # type: 
     def healthy() -> dict | None:  # type: ignore[type-arg]
         assert process.poll() is None, "dispatch serve exited"
         try:
-            response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            response = httpx.get(  # the token shows the details (the scheduler's state)
+                f"http://127.0.0.1:{port}/healthz", headers=BEARER, timeout=2
+            )
         except httpx.TransportError:
             return None
         return response.json() if response.status_code == 200 else None

@@ -298,6 +298,43 @@ class WebSettings(Section):
     login_failures_per_source: int = Field(default=5, ge=1, le=1000)
     login_failures_per_ip: int = Field(default=20, ge=1, le=100_000)
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Request bodies, refused with 413 before authentication or parsing (`dispatch.web.limits`).
+    max_body_form: int = Field(default=1_000_000, ge=1024)  # url-encoded forms
+    max_body_json: int = Field(default=4_000_000, ge=1024)  # JSON, webhooks, article editor
+    max_body_upload: int = Field(default=50_000_000, ge=1024)  # file uploads (media, CSV)
+    # Request headers (`dispatch serve`): larger or more are refused with 431.
+    max_header_bytes: int = Field(default=32_768, ge=4096, le=1_048_576)
+    max_headers: int = Field(default=100, ge=10, le=1000)
+    # /subscribe may be framed by other sites (an embedded sign-up form); nothing else may.
+    embeddable_subscribe: bool = False
+    # On SIGTERM, requests still running (a long export) get this long before they are cut.
+    shutdown_timeout_seconds: int = Field(default=10, ge=1, le=3600)
+
+
+class MetricsSettings(Section):
+    """Who may read /metrics: a bearer token, or a listener of its own (or both)."""
+
+    token_file: Path | None = None  # DISPATCH_METRICS_TOKEN overrides it
+    listen: str | None = None  # "127.0.0.1:9100": a separate /metrics server in `dispatch serve`
+
+    _resolve_paths = field_validator("token_file")(_resolve)
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f'"{value}" is not HOST:PORT, such as "127.0.0.1:9100"')
+        return value
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if self.listen is None:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
 
 class FeedsSettings(Section):
@@ -442,6 +479,7 @@ class Settings(Section):
     bounces: BounceSettings = BounceSettings()
     doctor: DoctorSettings = DoctorSettings()
     web: WebSettings = WebSettings()
+    metrics: MetricsSettings = MetricsSettings()
     feeds: FeedsSettings = FeedsSettings()
     branding: BrandingSettings = BrandingSettings()
     templates: TemplatesSettings = TemplatesSettings()
@@ -502,6 +540,15 @@ class Settings(Section):
             self.bounces.imap.password_file,
             "bounces.imap.password_file",
             self.path,
+        )
+
+    @property
+    def metrics_token(self) -> SecretStr | None:
+        """The bearer token /metrics asks for; None when neither env nor file sets one."""
+        if not os.environ.get("DISPATCH_METRICS_TOKEN") and self.metrics.token_file is None:
+            return None
+        return _secret(
+            "DISPATCH_METRICS_TOKEN", self.metrics.token_file, "metrics.token_file", self.path
         )
 
     @property

@@ -25,6 +25,8 @@ from dispatch.errors import StoreError
 from dispatch.metrics import Metrics
 from dispatch.store import migrate
 from dispatch.web import create_app
+from dispatch.web.metrics import serve_separately
+from dispatch.web.server import uvicorn_options
 
 
 def serve(
@@ -64,6 +66,9 @@ def serve(
         console.print("Scheduler: on (digests, scheduled campaigns, feeds, upstream polls)")
         for signum in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises it when done
             signal.signal(signum, lambda *_: service.context.stop.set())
+    scrapes = serve_separately(settings, jobs.metrics)  # [metrics] listen, if set
+    if scrapes is not None:
+        console.print(f"Metrics: http://{settings.metrics.listen}/metrics (no token asked there)")
     receiver = None
     if settings.bounces.listen and settings.bounces.domain:
         receiver = bounce_server(settings, BounceIntake.from_settings(settings, database))
@@ -80,9 +85,11 @@ def serve(
             access_log=access_log,
             log_level="info",
             log_config=None,  # uvicorn's lines go through `dispatch.logs` too
-            server_header=False,
+            **uvicorn_options(settings),  # h11 with header limits; bounded graceful shutdown
         )
     finally:
+        if scrapes is not None:
+            scrapes()  # stops the metrics listener
         if receiver is not None:
             receiver.stop()
         if service is not None:

@@ -99,16 +99,25 @@ def export_command(
     list_slug: str = typer.Option(..., "--list", help="Slug of the list."),
     out: Path | None = typer.Option(None, "--out", help="CSV file to write (default: stdout)."),
     status: str = typer.Option("all", "--status", help=f"One of: {', '.join(STATUSES)}."),
+    raw: bool = typer.Option(
+        False,
+        "--raw",
+        help="Cells exactly as stored: no leading ' on cells a spreadsheet would run as a "
+        "formula (=, +, -, @). Only for files no spreadsheet will open.",
+    ),
 ) -> None:
-    """Write a list's subscribers as CSV (email, name, status, subscribed_at, attributes…)."""
+    """Write a list's subscribers as CSV (email, name, status, subscribed_at, attributes…).
+
+    Cells starting with =, +, -, @, a tab or CR get a leading ' so that spreadsheets show
+    them as text (`--raw` leaves them as they are); `subscribers import` takes it off."""
     if status not in STATUSES:
         raise typer.BadParameter(f"choose one of {', '.join(STATUSES)}", param_hint="--status")
     database = app_context(ctx).database()
     with database.session() as session:
         if out is None:
-            export_subscribers(session, list_slug, sys.stdout, status)
+            export_subscribers(session, list_slug, sys.stdout, status, raw=raw)
             return
-        count = export_to_file(session, list_slug, out, status)
+        count = export_to_file(session, list_slug, out, status, raw=raw)
     errors.print(f"exported {count:,} subscribers of {list_slug} to {out}", markup=False)
 
 

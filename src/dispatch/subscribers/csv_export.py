@@ -3,14 +3,20 @@
 Columns: email, name, status, subscribed_at, then every attribute key found among the
 exported people, in order of first appearance. The file imports back as it is: the
 import reads `status` (skipping `unsubscribed` rows) and ignores `subscribed_at`.
+
+Cells a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+SUM`, `@cmd`, `-2+3`)
+get a leading `'` (`csv_safe`), unless `raw`; the import takes the quote off again.
+The CSV comes out in pieces (`CsvExport.chunks`) for a response to stream.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,33 +25,66 @@ from sqlalchemy.orm import Session
 
 from dispatch.lists import get_list
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus
+from dispatch.subscribers.csv_safe import safe_row
 
 STATUSES = ("confirmed", "pending", "unsubscribed", "all")
 FIXED = ["email", "name", "status", "subscribed_at"]
 YIELD_PER = 2000
 
 
-def export_subscribers(session: Session, list_slug: str, out: IO[str], status: str = "all") -> int:
+CHUNK = 64 * 1024  # characters per piece handed to a writer or a response
+
+
+@dataclass
+class CsvExport:
+    """One list's CSV, produced piece by piece; `count` is the people written so far."""
+
+    session: Session
+    list_slug: str
+    status: str = "all"
+    raw: bool = False
+    count: int = 0
+
+    def chunks(self) -> Iterator[str]:
+        query = _query(get_list(self.session, self.list_slug).id, self.status)
+        keys = _attribute_keys(self.session, query)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
+        writer.writerow(self._row([*FIXED, *keys]))
+        for email, name, state, subscribed_at, attributes in _stream(self.session, query):
+            values = [_cell((attributes or {}).get(key)) for key in keys]
+            writer.writerow(
+                self._row([email, name, state.value, subscribed_at.isoformat(), *values])
+            )
+            self.count += 1
+            if buffer.tell() >= CHUNK:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    def _row(self, cells: list[str]) -> list[str]:
+        return cells if self.raw else safe_row(cells)
+
+
+def export_subscribers(
+    session: Session, list_slug: str, out: IO[str], status: str = "all", *, raw: bool = False
+) -> int:
     """Write the CSV to `out`; returns the number of people written."""
-    query = _query(get_list(session, list_slug).id, status)
-    keys = _attribute_keys(session, query)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*FIXED, *keys])
-    count = 0
-    for row in _stream(session, query):
-        email, name, state, subscribed_at, attributes = row
-        values = [_cell((attributes or {}).get(key)) for key in keys]
-        writer.writerow([email, name, state.value, subscribed_at.isoformat(), *values])
-        count += 1
-    return count
+    export = CsvExport(session, list_slug, status, raw)
+    for chunk in export.chunks():
+        out.write(chunk)
+    return export.count
 
 
-def export_to_file(session: Session, list_slug: str, path: Path, status: str = "all") -> int:
+def export_to_file(
+    session: Session, list_slug: str, path: Path, status: str = "all", *, raw: bool = False
+) -> int:
     """Write the CSV to `path` atomically (a temporary file, then rename)."""
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         with temporary.open("w", encoding="utf-8", newline="") as out:
-            count = export_subscribers(session, list_slug, out, status)
+            count = export_subscribers(session, list_slug, out, status, raw=raw)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)

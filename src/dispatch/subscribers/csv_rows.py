@@ -2,7 +2,8 @@
 
 The file is read as bytes, one physical line at a time, so that a line that is not
 UTF-8 or holds a NUL byte is caught (and reported by number) without stopping the rest.
-Line 1 is the header; a UTF-8 byte-order mark (Excel) is dropped; CRLF is fine.
+Line 1 is the header; a UTF-8 byte-order mark (Excel) is dropped; CRLF is fine. A
+cell that an export protected from spreadsheets (`'=…`, `csv_safe`) is read unprotected.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dispatch.errors import CsvRowError
+from dispatch.subscribers.csv_safe import restore
 
 EMAIL = "email"
 NAME = "name"
@@ -90,8 +92,8 @@ def read_records(stream: Iterable[bytes]) -> Iterator[Record]:
             continue
         first, last = last + 1, reader.line_num
         problem = lines.problem(first, last)
-        if fields or problem:
-            yield Record(first, fields, problem)
+        if fields or problem:  # cells as they were before an export neutralised them
+            yield Record(first, [restore(field) for field in fields], problem)
 
 
 def parse_header(record: Record | None, path: Path) -> Header:

@@ -20,14 +20,9 @@ from dispatch.auth.csrf import FIELD
 from dispatch.auth.deps import CurrentEditor
 from dispatch.web.pages import Pages
 
-ADMIN_HEADERS = {
+ADMIN_HEADERS = {  # CSP, framing and nosniff: `dispatch.web.security_headers`, on every response
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
-    ),
 }
 
 

@@ -11,17 +11,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from dispatch import metrics
 from dispatch.config import Settings
-from dispatch.errors import StoreError
 from dispatch.executor.context import EngineContext
 from dispatch.jobs import JobContext
-from dispatch.store.database import Database, check_connection
+from dispatch.store.database import Database
 from dispatch.store.types import utcnow
 from dispatch.web import (
     admin,
@@ -37,7 +34,10 @@ from dispatch.web import (
 from dispatch.web import metrics as metrics_route
 from dispatch.web.audit import AuditMiddleware
 from dispatch.web.head import HeadAsGet
+from dispatch.web.health import healthz
+from dispatch.web.limits import BodyLimits, RequestLimits
 from dispatch.web.pages import STATIC_PREFIX, Pages, static_folder
+from dispatch.web.security_headers import SecurityHeaders
 from dispatch.web.sending import build_sending
 
 
@@ -92,21 +92,10 @@ def create_app(
     app.mount(STATIC_PREFIX, StaticFiles(directory=static_folder()), name="static")
     media.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
-    metrics_route.mount(app, registry)  # GET /metrics, a registry of its own
+    metrics_route.mount(app, registry, settings)  # GET /metrics, to the token's holder
     api.install(app)  # last: its JSON error handlers wrap the others for /api paths
     app.add_middleware(AuditMiddleware)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(RequestLimits, limits=BodyLimits.of(settings.web))  # outermost
     return app
-
-
-async def healthz(request: Request) -> JSONResponse:
-    """200 when the database answers, 503 otherwise (for load balancers and monitors)."""
-    database: Database = request.app.state.database
-    try:
-        await run_in_threadpool(check_connection, database.engine)
-    except StoreError:
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    scheduler = getattr(request.app.state, "scheduler", None)  # set by `dispatch serve`
-    if scheduler is not None:
-        return JSONResponse({"status": "ok", "scheduler": scheduler.health()})
-    return JSONResponse({"status": "ok"})

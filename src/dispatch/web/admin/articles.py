@@ -205,10 +205,11 @@ async def upload(request: Request, editor: CurrentEditor = Depends(current_edito
     form = await request.form()
     files = [item for item in form.getlist("files") if isinstance(item, UploadFile)]
     uploads = []
-    for item in files:
-        uploads.append(Upload(item.filename or "upload", await item.read()))
-        await item.close()
     state = request.app.state
+    limit = state.settings.ingest.max_file_bytes
+    for item in files:  # a byte past the limit is enough for the import to refuse it
+        uploads.append(Upload(item.filename or "upload", await item.read(limit + 1)))
+        await item.close()
     report = await run_in_threadpool(
         import_uploads, state.database, state.settings, uploads, state.clock
     )

@@ -3,26 +3,33 @@
 An upload is copied to a private temporary folder under its own name and streamed into
 the list by `import_subscribers` (same checks, batches and merge rules as `dispatch
 subscribers import`); each rejected row is reported as `name:line: reason`. An export
-is written by `export_to_file` (atomic) to a temporary file that the response streams
-and then removes.
+streams (`stream_export`): the CSV is produced piece by piece from the store as the
+browser takes it, with formula cells neutralised; no temporary file, and when the
+browser goes away the query stops and its session closes.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import shutil
 import tempfile
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
-from sqlalchemy.orm import Session
+import anyio
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from dispatch.errors import CsvRowError
 from dispatch.store.database import Database
-from dispatch.subscribers import ImportSummary, Reject, export_to_file, import_subscribers
+from dispatch.subscribers import ImportSummary, Reject, import_subscribers
+from dispatch.subscribers.csv_export import CsvExport
 
 SHOWN_REJECTS = 1000  # rows listed on the page; the count covers all of them
+log = logging.getLogger("dispatch.web.admin")
 
 
 @dataclass
@@ -73,14 +80,42 @@ def import_csv(
     return found
 
 
-def export_csv(session: Session, list_slug: str, status: str) -> Path:
-    """A temporary CSV file of the list (the caller removes it)."""
-    handle, name = tempfile.mkstemp(prefix="dispatch-export-", suffix=".csv")
-    os.close(handle)
-    path = Path(name)
+class ClosingStream(StreamingResponse):
+    """A streaming response whose generator is closed when the response ends, however it
+    ends (done, client gone, server shutting down), not whenever it is collected."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()  # type: ignore[attr-defined]
+
+
+async def stream_export(database: Database, list_slug: str, status: str) -> AsyncIterator[bytes]:
+    """The list's CSV in pieces, each produced in the threadpool as the client reads."""
+    pieces = _export_pieces(database, list_slug, status)
     try:
-        export_to_file(session, list_slug, path, status)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
+        while (piece := await run_in_threadpool(next, pieces, None)) is not None:
+            yield piece
+    finally:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(pieces.close)
+
+
+def _export_pieces(database: Database, list_slug: str, status: str) -> Iterator[bytes]:
+    with database.session() as session:
+        export = CsvExport(session, list_slug, status)
+        finished = False
+        try:
+            for chunk in export.chunks():
+                yield chunk.encode()
+            finished = True
+        finally:
+            if not finished:
+                log.info(
+                    "export of %s (%s) stopped after %d rows: the client went away",
+                    list_slug,
+                    status,
+                    export.count,
+                )

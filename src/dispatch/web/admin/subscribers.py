@@ -8,10 +8,9 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
-from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
 from dispatch.auth.deps import CurrentEditor, current_editor
@@ -22,7 +21,7 @@ from dispatch.subscribers import add_subscriber, erase_subscriber, suppress_addr
 from dispatch.subscribers.addresses import stored_form
 from dispatch.subscribers.csv_export import STATUSES
 from dispatch.web.admin.common import AdminProblem, Paging, field, notice_of, see_other, store
-from dispatch.web.admin.subscriber_files import export_csv, import_csv
+from dispatch.web.admin.subscriber_files import ClosingStream, import_csv, stream_export
 from dispatch.web.admin_render import render_admin
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -178,13 +177,15 @@ async def export(
     status = request.query_params.get("status", "all")
     if status not in STATUSES:
         raise AdminProblem(400, f"status must be one of {', '.join(STATUSES)}")
-    path = await store(request, export_csv, slug, status)
-    return FileResponse(
-        path,
+    await store(request, get_list, slug)  # 404 before the download starts
+    database = request.app.state.database
+    return ClosingStream(
+        stream_export(database, slug, status),
         media_type="text/csv; charset=utf-8",
-        filename=f"{slug}-{status}.csv",
-        headers={"Cache-Control": "no-store"},
-        background=BackgroundTask(path.unlink, missing_ok=True),
+        headers={
+            "Content-Disposition": f'attachment; filename="{slug}-{status}.csv"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

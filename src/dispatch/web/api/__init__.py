@@ -10,7 +10,7 @@ admin's do (`web.sending`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from dispatch.web import api_auth
 from dispatch.web.api import (
@@ -24,13 +24,29 @@ from dispatch.web.api import (
     subscribers,
 )
 from dispatch.web.api.docs import DOCS_URL, REDOC_URL
-from dispatch.web.api.errors import responses
+from dispatch.web.api.errors import ApiProblem, responses
 
 OPENAPI_URL = "/api/openapi.json"
 
 
+async def single_query_values(request: Request) -> None:
+    """Every query parameter of the API is one value: a repeated one is refused (422),
+    not silently cut to its last value."""
+    seen: set[str] = set()
+    for name, _value in request.query_params.multi_items():
+        if name in seen:
+            raise ApiProblem(
+                422, f"query parameter {name} is given more than once", f"query.{name}"
+            )
+        seen.add(name)
+
+
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api", responses=responses(401, 403, 422))
+    router = APIRouter(
+        prefix="/api",
+        responses=responses(401, 403, 413, 422),
+        dependencies=[Depends(single_query_values)],
+    )
     for part in (article_conflicts, articles, media, lists, subscribers, campaigns):
         router.include_router(part.router)
     return router

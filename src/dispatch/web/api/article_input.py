@@ -14,6 +14,7 @@ so that an update without a new body re-imports the Markdown as written.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,9 +68,22 @@ class Payload:
         return self.body if self.kind is Kind.MARKDOWN else None
 
     def text(self) -> str:
-        front = json.dumps(self.meta, ensure_ascii=False)
+        front = yaml_safe_json(self.meta)
         body = self.body.replace("\r\n", "\n").replace("\r", "\n")
         return f"---\n{front}\n---\n{body}"
+
+
+# Characters YAML may not hold raw (C1 controls, U+FFFE/FFFF, lone surrogates): the front
+# matter is JSON read as YAML, so they go in as escapes (a lone surrogate as U+FFFD).
+YAML_UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def yaml_safe_json(value: object) -> str:
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return "\\ufffd" if 0xD800 <= code <= 0xDFFF else f"\\u{code:04x}"
+
+    return YAML_UNPRINTABLE.sub(escape, json.dumps(value, ensure_ascii=False))
 
 
 def new_payload(request: ArticleCreate) -> Payload:

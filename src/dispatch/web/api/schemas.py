@@ -18,7 +18,10 @@ NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, Field(pattern=NO_NUL, max_length=2_000_000)]
 Line = Annotated[str, Field(pattern=NO_NUL, max_length=500)]
 Short = Annotated[str, Field(pattern=NO_NUL, max_length=200)]
-Email = Annotated[str, Field(pattern=NO_NUL, min_length=1, max_length=320)]
+Email = Annotated[
+    str,
+    Field(pattern=NO_NUL, min_length=1, max_length=320, json_schema_extra={"format": "email"}),
+]
 Slug = Annotated[str, Field(pattern=NO_NUL, min_length=1, max_length=200)]
 Tag = Annotated[str, Field(pattern=NO_NUL, max_length=100)]
 AttributeValue = (
@@ -35,8 +38,32 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# The body rules below (validators) said in the schema too, so a client (or a fuzzer)
+# can tell a valid body from the schema alone.
+NOT_BOTH_BODIES = {
+    "not": {
+        "required": ["body_markdown", "body_html"],
+        "properties": {"body_markdown": {"type": "string"}, "body_html": {"type": "string"}},
+    }
+}
+ONE_BODY = {
+    "oneOf": [
+        {
+            "required": ["body_markdown"],
+            "properties": {"body_markdown": {"type": "string"}, "body_html": {"type": "null"}},
+        },
+        {
+            "required": ["body_html"],
+            "properties": {"body_html": {"type": "string"}, "body_markdown": {"type": "null"}},
+        },
+    ]
+}
+
+
 class ArticleFieldsIn(Strict):
     """What an article file's front matter may set, plus its body."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=NOT_BOTH_BODIES)
 
     title: Line | None = None
     body_markdown: Text | None = None
@@ -66,6 +93,8 @@ class ArticleFieldsIn(Strict):
 
 class ArticleCreate(ArticleFieldsIn):
     """A new article (or, with a known `external_id`, new content for that article)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ONE_BODY)
 
     external_id: Short | None = Field(
         None, description="Your permanent id for it: posting it again updates the article."
@@ -145,6 +174,10 @@ class SubscriberCreate(Strict):
 
 
 class SubscriberUpdate(Strict):
+    """At least one field: an empty change is refused (it would only say who exists)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
     name: Short | None = None
     attributes: AttributesIn | None = Field(None, description="Replaces every attribute.")
 

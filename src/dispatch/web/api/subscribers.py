@@ -6,17 +6,22 @@ confirmation or welcome mail goes out after the response, as from the subscribe 
 `confirmed: true` is an operator's add (`membership.add_subscriber`), so a suppressed
 address or one that left the list is refused (409): only they can opt back in.
 Deleting a subscriber erases everything held about the address (`erase_subscriber`).
+
+Scopes: reading a subscriber needs `subscribers:read`; a `subscribers:write` token
+changes people without seeing them (PATCH answers 204 unless the token may also read,
+and an empty PATCH is refused before anyone is looked up).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.auth.deps import api_principal
+from dispatch.auth.tokens import ApiPrincipal
 from dispatch.errors import NotFound
 from dispatch.lists import get_list
 from dispatch.store.models import Subscriber, Subscription
@@ -122,13 +127,25 @@ async def get_one(request: Request, ref: str = Ref) -> SubscriberOut:
 
 
 @router.patch(
-    "/{ref}", response_model=SubscriberOut, dependencies=[WRITE], responses=responses(404)
+    "/{ref}",
+    response_model=SubscriberOut,
+    responses={204: {"description": "Changed (a token without `subscribers:read`: no body)"}}
+    | responses(404),
 )
-async def update(request: Request, payload: SubscriberUpdate, ref: str = Ref) -> SubscriberOut:
-    """Change the name and/or replace the attributes."""
+async def update(
+    request: Request,
+    payload: SubscriberUpdate,
+    ref: str = Ref,
+    principal: ApiPrincipal = WRITE,
+) -> SubscriberOut | Response:
+    """Change the name and/or replace the attributes. The subscriber comes back only to
+    a token that may read subscribers; a write-only token gets 204."""
+    if payload.name is None and payload.attributes is None:
+        raise ApiProblem(422, "nothing to change: give name and/or attributes", "body")
     when = now(request)
+    readable = principal.allows("subscribers:read")
 
-    def work(session: Session) -> SubscriberOut:
+    def work(session: Session) -> SubscriberOut | None:
         person = find(session, ref)
         if payload.name is not None:
             person.name = clean_name(payload.name)
@@ -136,9 +153,10 @@ async def update(request: Request, payload: SubscriberUpdate, ref: str = Ref) ->
             person.attributes = dict(payload.attributes)
         person.updated_at = when
         session.flush()
-        return subscriber_out(session, person)
+        return subscriber_out(session, person) if readable else None
 
-    return await in_store(request, work)
+    changed = await in_store(request, work)
+    return changed if changed is not None else Response(status_code=204)
 
 
 @router.delete("/{ref}", response_model=Erasure, dependencies=[WRITE], responses=responses(404))
