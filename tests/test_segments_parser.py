@@ -52,9 +52,9 @@ def test_keywords_are_case_insensitive_tags_lower_cased_values_kept() -> None:
         ("attr.score < -1.5", s.AttrCompare("score", "<", -1.5)),
         ("attr.vip = true", s.AttrCompare("vip", "=", True)),
         ("attr.vip != FALSE", s.AttrCompare("vip", "!=", False)),
-        ('attr.größe = "groß"', s.AttrCompare("größe", "=", "groß")),
+        ('attr.size = "groß"', s.AttrCompare("size", "=", "groß")),
         ("attr.first-name exists", s.AttrExists("first-name")),
-        ("tag not in (\"a\")", s.Not(s.HasTag(("a",)))),
+        ('tag not in ("a")', s.Not(s.HasTag(("a",)))),
         ('tag != "a"', s.Not(s.HasTag(("a",)))),
         ("subscribed before 30 days ago", s.Subscribed("before", s.Ago(30, "day"))),
         ("subscribed after 1 week ago", s.Subscribed("after", s.Ago(1, "week"))),
@@ -96,8 +96,8 @@ def test_conditions(text: str, expected: s.Node) -> None:
         ('tag = "a\x00"', 9, "U+0000"),
         ('tag = "a\\n"', 9, "escapes only"),
         ("attr.x = 12345678901234567890", 10, "too large"),
-        ("email = \"a@b\"", 1, "expected a condition"),
-        ('tag = "x" ；', 11, "unexpected"),  # a full-width semicolon
+        ('email = "a@b"', 1, "expected a condition"),
+        ('tag = "x" \uff1b', 11, "unexpected"),  # a full-width semicolon
         ("attr.city = “Lisbon”", 13, "unexpected"),  # typographic quotes
     ],
 )

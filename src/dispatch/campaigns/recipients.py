@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from dispatch.segments import compile_segment, parse
-
 from dispatch.store.models import (
     Campaign,
     Delivery,

@@ -18,7 +18,8 @@ Grammar (keywords case-insensitive)::
     value      := STRING | NUMBER | "true" | "false"
     when       := DATE | TIME | "today" | INTEGER ("hour"|"hours"|"day"|"days"|"week"|"weeks") "ago"
     STRING     := '"' (any character but `"`, `\\` and control characters | '\\"' | '\\\\')* '"'
-    ATTR       := "attr." NAME     (NAME: a letter, then letters, digits, `_`, inner `-`)
+    ATTR       := "attr." NAME     (NAME: an ASCII letter, then ASCII letters, digits,
+                                    `_`, inner `-`)
     NUMBER     := ["-"] DIGITS ["." DIGITS]
     DATE       := YYYY-MM-DD       TIME := YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM] (no offset: UTC)
 

@@ -172,7 +172,7 @@ class _PgJson(_Json):
 
     def kind(self, name: str) -> ColumnElement[Any]:
         raw = func.jsonb_typeof(self._value(name))
-        text = Subscriber.attributes[name].astext
+        text = Subscriber.attributes[name].as_string()
         return case(
             (raw == "string", "text"),
             (raw == "number", "integer"),
@@ -183,11 +183,11 @@ class _PgJson(_Json):
 
     def text(self, name: str) -> ColumnElement[Any]:
         raw = func.jsonb_typeof(self._value(name))
-        return case((raw == "string", Subscriber.attributes[name].astext), else_=None)
+        return case((raw == "string", Subscriber.attributes[name].as_string()), else_=None)
 
     def number(self, name: str) -> ColumnElement[Any]:
         raw = func.jsonb_typeof(self._value(name))
-        value = cast(Subscriber.attributes[name].astext, Numeric)
+        value = cast(Subscriber.attributes[name].as_string(), Numeric)
         return case((raw == "number", value), else_=None)
 
     def date(self, name: str) -> ColumnElement[Any]:

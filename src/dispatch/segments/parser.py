@@ -118,7 +118,7 @@ class _Parser:
             kind = self.advance().text.lower()
             return s.Activity(kind, self.expect_word("ever", "never") == "ever")
         raise self.error(
-            'expected a condition: tag …, attr.NAME …, subscribed …, bounced …, complained …, '
+            "expected a condition: tag …, attr.NAME …, subscribed …, bounced …, complained …, "
             'opened …, clicked … or "("'
         )
 
@@ -166,7 +166,8 @@ class _Parser:
         if word == "exists":
             return s.AttrExists(name)
         if word == "contains":
-            return s.AttrContains(name, self.expect("STRING", what="a string in double quotes").text)
+            text = self.expect("STRING", what="a string in double quotes").text
+            return s.AttrContains(name, text)
         return s.AttrDate(name, word, self.when())
 
     def compare(self, name: str) -> s.Node:
@@ -204,8 +205,9 @@ class _Parser:
             unit = self.expect_word("hour", "hours", "day", "days", "week", "weeks")
             self.expect_word("ago")
             return s.Ago(_integer(token, limit=100_000), unit.rstrip("s"))
-        raise self.error("expected a date (2026-11-01), a time (2026-11-01T08:00Z), "
-                         '"today" or "N days ago"')
+        raise self.error(
+            'expected a date (2026-11-01), a time (2026-11-01T08:00Z), "today" or "N days ago"'
+        )
 
 
 def _either(words: tuple[str, ...]) -> str:

@@ -25,8 +25,9 @@ PATTERNS = [
     ("PUNCT", r"[(),]"),
 ]
 SCANNER = re.compile("|".join(f"(?P<{name}>{body})" for name, body in PATTERNS), re.ASCII)
-# `attr.` names may use letters of any script, so that pattern alone is Unicode-aware.
-ATTR_NAME = re.compile(r"(?i:attr)\.([^\W\d]\w*(?:-\w+)*)(?![\w.-])")
+# ASCII only: SQLite stores other letters of a JSON key escaped (`\u00f6`), and its JSON
+# paths then never find them.
+ATTR_NAME = re.compile(r"(?i:attr)\.([A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)(?![\w.-])")
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,10 @@ def _other(source: str, pos: int) -> tuple[Token | None, int]:
 def _unexpected(source: str, pos: int) -> str:
     char = source[pos]
     if source[pos : pos + 5].lower() == "attr.":
-        return "an attribute is attr.NAME: a letter, then letters, digits, _ or inner -"
+        return "an attribute is attr.NAME: an ASCII letter, then letters, digits, _ or inner -"
     if char == "'":
         return "strings are written in double quotes"
-    if char == "\x00" or not char.isprintable() and not char.isspace():
+    if char == "\x00" or (not char.isprintable() and not char.isspace()):
         return f"unexpected character U+{ord(char):04X}"
     word = re.match(r"\S+", source[pos:])
     shown = word.group() if word else char
@@ -96,4 +97,4 @@ def _string(source: str, start: int) -> tuple[Token, int]:
             raise SegmentError(f"unexpected character U+{ord(char):04X} in a string", pos + 1)
         chars.append(char)
         pos += 1
-    raise SegmentError("this string is never closed (a missing \")", start + 1)
+    raise SegmentError('this string is never closed (a missing ")', start + 1)
