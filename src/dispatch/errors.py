@@ -22,6 +22,8 @@ The tree::
     │                                  an image cannot be stored (name, why)
     ├── SegmentError(DispatchError, ValueError)
     │                                  a segment expression cannot be read (column, why)
+    ├── TagError(DispatchError, ValueError)
+    │                                  a subscriber tag is empty, too long or holds `,` `;`
     ├── UpstreamError                  an upstream feed cannot be fetched or parsed (url, why)
     ├── SchedulerLocked                another scheduler already runs for this database (holder)
     ├── AuthError                      a login, session cookie or API token is refused (why)
@@ -117,6 +119,10 @@ class SegmentError(DispatchError, ValueError):
         self.reason = reason
         self.column = column
         super().__init__(f"column {column}: {reason}" if column is not None else reason)
+
+
+class TagError(DispatchError, ValueError):
+    """A tag is empty, too long, holds a separator or control character, or one too many."""
 
 
 class PublishError(DispatchError):

@@ -10,6 +10,9 @@ An article the list already got as a one-off (sent or on its way, not a test) is
 out of its digests, unless the editor includes it by slug (`DigestPlan.left_out` names
 those left out, so that a preview can offer them).
 
+A campaign may target a segment of its list (`Options.segment`): the segment's expression
+is copied onto the campaign, and recipients are frozen by it when sending starts.
+
 Every campaign is created as a draft, or `scheduled` when given a time (never in the
 past); `start.start_campaign` renders and freezes it when sending begins.
 """
@@ -30,6 +33,7 @@ from dispatch.errors import CampaignError
 from dispatch.ingest.articles import resolve_article
 from dispatch.lists import get_list
 from dispatch.render.digest import default_since, select_articles
+from dispatch.segments.saved import find_segment
 from dispatch.store.models import (
     Article,
     Campaign,
@@ -56,6 +60,7 @@ class Options:
     test_to: str | None = None  # send only to this address, marked as a test
     at: datetime | None = None  # schedule for this (UTC-aware) time instead of a draft
     period_key: str | None = None  # the scheduler's idempotency key for a digest period
+    segment: str | None = None  # send only to this segment of the list (its name)
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,9 @@ def _create(
         created_at=now,
         updated_at=now,
     )
+    if options.segment and not test_to:
+        target = find_segment(session, options.segment, draft.list_slug)
+        campaign.segment_id, campaign.segment_expression = target.id, target.expression
     session.add(campaign)
     if options.at is not None:
         schedule(campaign, options.at, now)

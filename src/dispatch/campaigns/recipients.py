@@ -56,6 +56,13 @@ def count_audience(
     return int(session.scalar(query) or 0)
 
 
+def count_campaign_audience(session: Session, campaign: Campaign, now: datetime) -> int:
+    """How many people this campaign would reach if it started now (1 for a test)."""
+    if campaign.test_to:
+        return 1
+    return count_audience(session, campaign.list_id, campaign.segment_expression, now)
+
+
 def segment_condition(session: Session, expression: str, now: datetime) -> ColumnElement[bool]:
     """The compiled condition of a segment expression for this session's store."""
     return compile_segment(parse(expression), session.get_bind().dialect.name, now)

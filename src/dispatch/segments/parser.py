@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from dispatch.errors import SegmentError
+from dispatch.errors import SegmentError, TagError
 from dispatch.segments import syntax as s
 from dispatch.segments.tokens import Token, tokenize
-from dispatch.subscribers.tags import TagError, normalise_tag
+from dispatch.subscribers.tags import normalise_tag
 
 MAX_DEPTH = 40  # nested parentheses / nots
 MAX_IN = 200  # values in one `in (…)`

@@ -13,20 +13,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import Connection, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from dispatch.errors import DispatchError
-from dispatch.store.models import SubscriberTag
+from dispatch.errors import TagError
+from dispatch.store.models import Subscriber, SubscriberTag
+
+Store = Session | Connection  # the ORM session, or a bulk import's connection
 
 TAG_MAX = 100  # characters
 TAGS_MAX = 100  # tags per subscriber
 SEPARATORS = re.compile(r"[;,]")
 CHUNK = 500
-
-
-class TagError(DispatchError, ValueError):
-    """A tag is empty, too long or holds a separator or control character."""
 
 
 def normalise_tag(raw: str) -> str:
@@ -81,9 +79,23 @@ def set_tags(session: Session, subscriber_id: int, tags: Iterable[str]) -> list[
     return sorted(clean)
 
 
-def apply_tags(
-    session: Session, tags: Mapping[int, Iterable[str]], *, replace: bool = False
-) -> int:
+def tag_by_email(session: Store, tags: Mapping[str, Iterable[str]]) -> int:
+    """Add tags to the stored subscribers with these (stored-form) addresses; addresses
+    with no subscriber are passed over. Returns how many tag rows were added."""
+    emails = sorted(tags)
+    by_id: dict[int, list[str]] = {}
+    for start in range(0, len(emails), CHUNK):
+        rows = session.execute(
+            select(Subscriber.id, Subscriber.email).where(
+                Subscriber.email.in_(emails[start : start + CHUNK])
+            )
+        )
+        for person, email in rows:
+            by_id.setdefault(person, []).extend(tags[email])
+    return apply_tags(session, by_id)
+
+
+def apply_tags(session: Store, tags: Mapping[int, Iterable[str]], *, replace: bool = False) -> int:
     """Give each subscriber id its tags (already normalised or not): added to what they
     carry, or instead of it with `replace`. Returns how many rows were added."""
     wanted = {person: set(normalise_tags(items)) for person, items in tags.items()}
@@ -107,7 +119,7 @@ def apply_tags(
     return added
 
 
-def _current(session: Session, chunk: list[int]) -> dict[int, set[str]]:
+def _current(session: Store, chunk: list[int]) -> dict[int, set[str]]:
     have: dict[int, set[str]] = {}
     rows = session.execute(
         select(SubscriberTag.subscriber_id, SubscriberTag.tag).where(
@@ -119,7 +131,7 @@ def _current(session: Session, chunk: list[int]) -> dict[int, set[str]]:
     return have
 
 
-def _drop(session: Session, pairs: list[tuple[int, str]]) -> None:
+def _drop(session: Store, pairs: list[tuple[int, str]]) -> None:
     if pairs:
         session.execute(
             delete(SubscriberTag).where(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from dispatch.auth.deps import CurrentEditor, current_editor
 from dispatch.campaigns import Options, control, create_article, create_note
 from dispatch.campaigns.progress import last_errors
-from dispatch.campaigns.recipients import count_audience
+from dispatch.campaigns.recipients import count_campaign_audience
 from dispatch.config import Settings
 from dispatch.delivery.check import check_sender
 from dispatch.events.history import CampaignFeedback, campaign_feedback
@@ -120,7 +120,7 @@ def campaign_page(
     preview = None
     if campaign.status in EDITABLE:
         preview = campaign_preview(session, settings, campaign, now)
-    audience = 1 if campaign.test_to else count_audience(session, campaign.list_id)
+    audience = count_campaign_audience(session, campaign, now)
     started = campaign.status not in EDITABLE
     errors = last_errors(session, campaign_id) if started else []
     feedback = campaign_feedback(session, campaign_id) if started else None

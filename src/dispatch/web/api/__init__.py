@@ -21,6 +21,7 @@ from dispatch.web.api import (
     errors,
     lists,
     media,
+    segments,
     subscribers,
 )
 from dispatch.web.api.docs import DOCS_URL, REDOC_URL
@@ -31,7 +32,7 @@ OPENAPI_URL = "/api/openapi.json"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api", responses=responses(401, 403, 422))
-    for part in (article_conflicts, articles, media, lists, subscribers, campaigns):
+    for part in (article_conflicts, articles, media, lists, subscribers, segments, campaigns):
         router.include_router(part.router)
     return router
 

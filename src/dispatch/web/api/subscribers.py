@@ -24,6 +24,7 @@ from dispatch.subscribers import optin
 from dispatch.subscribers.addresses import clean_name, normalise_address, stored_form
 from dispatch.subscribers.erase import erase_subscriber
 from dispatch.subscribers.membership import add_subscriber
+from dispatch.subscribers.tags import set_tags, tags_of
 from dispatch.subscribers.transactional import Mail
 from dispatch.tokens import ListClaim
 from dispatch.web import subscribe
@@ -67,6 +68,7 @@ def subscriber_out(session: Session, person: Subscriber) -> SubscriberOut:
         email=person.email,
         name=person.name,
         attributes=dict(person.attributes),
+        tags=tags_of(session, person.id),
         suppressed=optin.is_suppressed(session, person.email),
         created_at=person.created_at,
         updated_at=person.updated_at,
@@ -111,6 +113,7 @@ async def create(request: Request, payload: SubscriberCreate) -> SubscriberOut:
         )
         session.add(person)
         session.flush()
+        set_tags(session, person.id, payload.tags)
         return subscriber_out(session, person)
 
     return await in_store(request, work, field="body.email")
@@ -125,7 +128,7 @@ async def get_one(request: Request, ref: str = Ref) -> SubscriberOut:
     "/{ref}", response_model=SubscriberOut, dependencies=[WRITE], responses=responses(404)
 )
 async def update(request: Request, payload: SubscriberUpdate, ref: str = Ref) -> SubscriberOut:
-    """Change the name and/or replace the attributes."""
+    """Change the name and/or replace the attributes and/or the tags."""
     when = now(request)
 
     def work(session: Session) -> SubscriberOut:
@@ -134,6 +137,8 @@ async def update(request: Request, payload: SubscriberUpdate, ref: str = Ref) ->
             person.name = clean_name(payload.name)
         if payload.attributes is not None:
             person.attributes = dict(payload.attributes)
+        if payload.tags is not None:
+            set_tags(session, person.id, payload.tags)
         person.updated_at = when
         session.flush()
         return subscriber_out(session, person)
