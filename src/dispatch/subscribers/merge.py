@@ -74,7 +74,10 @@ def merge_batch(
         )
         tally.updated += person.dirty and not person.ours
     write_people(connection, list_id, list(people.values()), confirmed, now)
-    tag_by_email(connection, {row.email: row.tags for row in rows if row.tags})
+    tagged: dict[str, list[str]] = {}
+    for row in rows:  # an address twice in the file gets the tags of both rows
+        tagged.setdefault(row.email, []).extend(row.tags)
+    tag_by_email(connection, {email: tags for email, tags in tagged.items() if tags})
 
 
 def _load_people(
