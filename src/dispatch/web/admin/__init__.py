@@ -18,6 +18,7 @@ from dispatch.web.admin import (
     feeds,
     media,
     outbox,
+    segments,
     subscribers,
     tokens,
 )
@@ -29,6 +30,7 @@ ROUTERS = (
     articles.router,
     media.router,
     subscribers.router,
+    segments.router,
     campaigns.router,
     campaign_actions.router,
     outbox.router,
