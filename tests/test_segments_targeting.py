@@ -7,19 +7,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import Result
 
+from conftest import write_config
+from dispatch import config
 from dispatch.config import Settings
 from dispatch.errors import TagError
+from dispatch.lists import sync_lists
+from dispatch.store import migrate
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign, Delivery, Subscriber
 from dispatch.subscribers import import_subscribers
 from dispatch.subscribers.tags import apply_tags, set_tags, split_tags, tags_by_subscriber
+from dispatch.tokens import Tokens
+from dispatch.web import create_app
 from support.api import SECRET, api_client
 from support.campaigns import add_article, add_subscribers
 
 LIST = "morning-briefing"
+OFFER = 'preference_tags = ["Weekly", "daily"]'
 Cli = Callable[..., Result]
 
 
@@ -201,3 +209,36 @@ def test_csv_import_reads_a_tags_column(tmp_path: Path, db: Database) -> None:
     assert people["c@example.org"].id not in tags
     assert "tags" not in people["a@example.org"].attributes
     assert people["a@example.org"].attributes == {"city": "Lisbon"}
+
+
+def test_preferences_page_offers_the_lists_tags_and_changes_only_those(
+    tmp_path: Path, database_url: str
+) -> None:
+
+    path = write_config(
+        tmp_path,
+        database_url,
+        {r"^double_opt_in = true .*$": f"double_opt_in = true\n{OFFER}"},
+    )
+    settings = config.load(path)
+    assert settings.lists[0].preference_tags == ("weekly", "daily")
+    db = Database(settings.database)
+    migrate.upgrade(db.engine)
+    with db.session() as session:
+        sync_lists(session, settings)
+    emails = add_subscribers(db, LIST, 1)
+    tag(db, emails, "vip", "daily")
+    with db.session() as session:
+        person = session.scalars(select(Subscriber.id)).one()
+    url = f"/preferences/{Tokens(settings.secret_key).preferences(person)}"
+    with TestClient(create_app(settings, db)) as client:
+        page = client.get(url).text
+        assert 'name="tag" value="weekly">' in page and 'name="tag" value="daily" checked>' in page
+        assert 'value="vip"' not in page  # an editor's tag is never shown
+        saved = client.post(
+            url, data={"action": "save", "name": "", "list": [LIST], "tag": ["weekly", "staff"]}
+        )
+        assert saved.status_code == 200 and "Your choices are saved." in saved.text
+    with db.session() as session:
+        assert tags_by_subscriber(session, [person])[person] == ["vip", "weekly"]
+    db.dispose()

@@ -422,6 +422,16 @@ class ListSettings(Section):
     from_email: Email
     reply_to: Email | None = None
     double_opt_in: bool = True
+    # Tags a subscriber may tick on the preferences page (e.g. "weekly"), for segments
+    # such as `tag = "weekly"`; other tags are never shown there nor changed from it.
+    preference_tags: tuple[str, ...] = Field(default=(), max_length=20)
+
+    @field_validator("preference_tags")
+    @classmethod
+    def _clean_tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from dispatch.subscribers.tags import normalise_tags  # the store's rule, one place
+
+        return tuple(normalise_tags(value))
 
 
 class Settings(Section):
