@@ -13,7 +13,7 @@ from sqlalchemy import select
 from dispatch.config import Settings
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign, Segment, Subscriber
-from dispatch.subscribers.tags import apply_tags
+from dispatch.subscribers.tags import apply_tags, tags_of
 from support.admin import EDITOR, Admin, add_people
 from support.auth import Sleeps, auth_app
 from support.campaigns import add_article, add_subscribers
@@ -105,3 +105,18 @@ def test_compose_for_a_segment_shows_its_count_before_sending(admin: Admin, db: 
         {"list": "weekly-review", "article": "story", "segment": f"{LIST}/Weekly"},
     )
     assert wrong.status_code == 400 and "is not of the list weekly-review" in wrong.text
+
+
+def test_adding_a_subscriber_with_tags(admin: Admin, db: Database) -> None:
+    added = admin.post(
+        f"/admin/lists/{LIST}/add",
+        {"email": "new@example.org", "name": "New", "tags": "Lisbon; weekly,", "confirmed": "1"},
+    )
+    assert added.status_code == 303, added.text
+    bad = admin.post(f"/admin/lists/{LIST}/add", {"email": "x@example.org", "tags": "a\x07b"})
+    assert bad.status_code == 400 and "control character" in bad.text
+    with db.session() as session:
+        person = session.scalars(select(Subscriber).where(Subscriber.email == "new@example.org"))
+        tags = tags_of(session, person.one().id)
+        assert session.scalar(select(Subscriber).where(Subscriber.email == "x@example.org")) is None
+    assert tags == ["lisbon", "weekly"]
