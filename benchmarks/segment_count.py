@@ -122,9 +122,24 @@ def best_of(runs: int, work: Callable[[], int]) -> tuple[float, int]:
     return min(times), result
 
 
-def measure(db: Database, list_id: int) -> None:
+def explain(session: Session, list_id: int, expression: str) -> None:
+    """EXPLAIN ANALYZE of one segment count (PostgreSQL), values inlined for reading."""
+    from sqlalchemy import func, select
+
+    from dispatch.campaigns.recipients import audience, segment_condition
+
+    where = segment_condition(session, expression, utcnow())
+    query = select(func.count()).select_from(audience(list_id, where).subquery())
+    sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    for (line,) in session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")):
+        print("    " + line)
+
+
+def measure(db: Database, list_id: int, show_plan: bool = False) -> None:
     now = utcnow()
     with Session(db.engine) as session:
+        if show_plan and db.engine.dialect.name == "postgresql":
+            explain(session, list_id, SEGMENTS[-1])
         reference = best_of(3, lambda: int(session.scalar(text(REFERENCE), {"list": list_id})))
         print(f"  {reference[0] * 1000:8.1f} ms  {reference[1]:>9,}  reference: {REFERENCE}")
         whole = best_of(3, lambda: count_audience(session, list_id, None, now))
@@ -145,7 +160,7 @@ def run_sqlite(people: int) -> None:
         db.dispose()
 
 
-def run_postgresql(base_url: str, people: int) -> None:
+def run_postgresql(base_url: str, people: int, show_plan: bool = False) -> None:
     schema = f"bench_segments_{uuid.uuid4().hex[:8]}"
     admin = create_engine(base_url)
     with admin.begin() as connection:
@@ -157,7 +172,7 @@ def run_postgresql(base_url: str, people: int) -> None:
             db = Database(settings.database)
             migrate.upgrade(db.engine)
             print(f"PostgreSQL ({people:,} subscribers)")
-            measure(db, build(db, settings, people))
+            measure(db, build(db, settings, people), show_plan)
             db.dispose()
     finally:
         with admin.begin() as connection:
@@ -170,9 +185,10 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--pg", default=os.environ.get("DISPATCH_TEST_DATABASE_URL"))
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--explain", action="store_true", help="PostgreSQL's plan of the last")
     args = parser.parse_args()
     if args.pg:
-        run_postgresql(args.pg, args.people)
+        run_postgresql(args.pg, args.people, args.explain)
     else:
         print("PostgreSQL skipped: no --pg URL and no $DISPATCH_TEST_DATABASE_URL")
     if not args.no_sqlite:
