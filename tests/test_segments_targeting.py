@@ -77,6 +77,8 @@ def test_cli_segments_create_count_show_list_delete(cli: Cli, db: Database) -> N
     assert "Weekly" in cli("segments", "list").output
     again = cli("segments", "create", "Weekly", 'tag = "x"', "--list", LIST)
     assert again.exit_code == 2 and "already has a segment" in again.output
+    shown_person = cli("subscribers", "show", emails[0])
+    assert "Tags: weekly" in shown_person.output
     assert cli("segments", "delete", "Weekly", "--yes").exit_code == 0
     missing = cli("segments", "show", "Weekly")
     assert missing.exit_code == 2 and 'no segment "Weekly"' in missing.output
