@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from typer.testing import Result
 
 from conftest import write_config
@@ -18,8 +18,8 @@ from dispatch.errors import TagError
 from dispatch.lists import sync_lists
 from dispatch.store import migrate
 from dispatch.store.database import Database
-from dispatch.store.models import Campaign, Delivery, Subscriber
-from dispatch.subscribers import import_subscribers
+from dispatch.store.models import Campaign, Delivery, Subscriber, SubscriberTag
+from dispatch.subscribers import export_to_file, import_subscribers
 from dispatch.subscribers.tags import apply_tags, set_tags, split_tags, tags_by_subscriber
 from dispatch.tokens import Tokens
 from dispatch.web import create_app
@@ -244,3 +244,20 @@ def test_preferences_page_offers_the_lists_tags_and_changes_only_those(
     with db.session() as session:
         assert tags_by_subscriber(session, [person])[person] == ["vip", "weekly"]
     db.dispose()
+
+
+def test_export_writes_tags_that_import_back(tmp_path: Path, db: Database) -> None:
+    emails = add_subscribers(db, LIST, 3)
+    tag(db, emails[:1], "weekly", "lisbon")
+    out = tmp_path / "out.csv"
+    with db.session() as session:
+        assert export_to_file(session, LIST, out) == 3
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "email,name,status,subscribed_at,tags,city"
+    assert lines[1].endswith(",lisbon;weekly,Lisbon") and lines[2].endswith(",,Lisbon")
+    with db.session() as session:
+        session.execute(delete(SubscriberTag))
+    import_subscribers(db, out, "weekly-review", confirmed=True)
+    with db.session() as session:
+        first = session.scalar(select(Subscriber.id).where(Subscriber.email == emails[0]))
+        assert tags_by_subscriber(session, [first]) == {first: ["lisbon", "weekly"]}

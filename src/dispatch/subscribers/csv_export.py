@@ -1,7 +1,8 @@
 """`dispatch subscribers export`: a list's people as CSV, streamed from the store.
 
-Columns: email, name, status, subscribed_at, then every attribute key found among the
-exported people, in order of first appearance. The file imports back as it is: the
+Columns: email, name, status, subscribed_at, `tags` (`;`-separated; only when somebody
+exported carries a tag), then every attribute key found among the exported people, in
+order of first appearance. The file imports back as it is: the
 import reads `status` (skipping `unsubscribed` rows) and ignores `subscribed_at`.
 """
 
@@ -14,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.lists import get_list
-from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus
+from dispatch.store.models import Subscriber, SubscriberTag, Subscription, SubscriptionStatus
 
 STATUSES = ("confirmed", "pending", "unsubscribed", "all")
 FIXED = ["email", "name", "status", "subscribed_at"]
@@ -29,15 +30,36 @@ def export_subscribers(session: Session, list_slug: str, out: IO[str], status: s
     """Write the CSV to `out`; returns the number of people written."""
     query = _query(get_list(session, list_slug).id, status)
     keys = _attribute_keys(session, query)
+    tagged = _any_tags(session, query)
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*FIXED, *keys])
+    writer.writerow([*FIXED, *(["tags"] if tagged else []), *keys])
+    if tagged:
+        query = query.add_columns(_tags_column())
     count = 0
     for row in _stream(session, query):
-        email, name, state, subscribed_at, attributes = row
+        email, name, state, subscribed_at, attributes = row[:5]
+        tags = [";".join(sorted((row[5] or "").split(";"))).strip(";")] if tagged else []
         values = [_cell((attributes or {}).get(key)) for key in keys]
-        writer.writerow([email, name, state.value, subscribed_at.isoformat(), *values])
+        writer.writerow([email, name, state.value, subscribed_at.isoformat(), *tags, *values])
         count += 1
     return count
+
+
+def _tags_column() -> ScalarSelect[Any]:
+    """The person's tags joined by `;` (string_agg / group_concat)."""
+    return (
+        select(func.aggregate_strings(SubscriberTag.tag, ";"))
+        .where(SubscriberTag.subscriber_id == Subscriber.id)
+        .scalar_subquery()
+    )
+
+
+def _any_tags(session: Session, query: Select[Any]) -> bool:
+    people = query.with_only_columns(Subscriber.id).order_by(None).subquery()
+    found = select(SubscriberTag.subscriber_id).where(
+        SubscriberTag.subscriber_id.in_(select(people.c.id))
+    )
+    return session.scalar(found.limit(1)) is not None
 
 
 def export_to_file(session: Session, list_slug: str, path: Path, status: str = "all") -> int:
@@ -79,7 +101,7 @@ def _attribute_keys(session: Session, query: Select[Any]) -> list[str]:
     attributes_only = query.with_only_columns(Subscriber.attributes)
     for (attributes,) in _stream(session, attributes_only):
         keys.update(dict.fromkeys(attributes or {}))
-    return [key for key in keys if key not in FIXED]
+    return [key for key in keys if key not in (*FIXED, "tags")]
 
 
 def _stream(session: Session, query: Select[Any]) -> Iterator[Any]:
