@@ -408,3 +408,18 @@ def test_attribute_names_are_bound_not_spliced(db: Database) -> None:
     assert count(db, "attr.size_2 > 2.5 and attr.a-b exists and not attr.c exists") == 1
     with pytest.raises(SegmentError, match="ASCII letter"):
         count(db, "attr.größe = 3")
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(value=st.text(max_size=40).filter(str.isprintable))
+def test_any_printable_string_is_a_literal_that_matches_itself(db: Database, value: str) -> None:
+    same = Person(SubscriptionStatus.CONFIRMED, NOW, None, set(), {"city": value})
+    longer = Person(SubscriptionStatus.CONFIRMED, NOW, None, set(), {"city": value + "x"})
+    store(db, [same, longer])
+    assert count(db, f"attr.city = {_quote(value)}") == 1
+    assert count(db, f"attr.city contains {_quote(value)}") == 2
+    assert count(db, f"attr.city != {_quote(value)}") == 1
