@@ -258,7 +258,7 @@ def expected(population: list[Person], predicate: Callable[[Person], bool]) -> i
 
 
 @settings(
-    max_examples=35,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     not_,
     or_,
+    select,
     type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -55,6 +56,17 @@ class _Compiler:
     def __init__(self, dialect: str, now: datetime) -> None:
         self.json = _PgJson() if dialect == "postgresql" else _SqliteJson()
         self.now = now
+        self.postgresql = dialect == "postgresql"
+
+    def among(self, person: ColumnElement[Any], where: Condition) -> Condition:
+        """Subscribers with a row in another table (tags, events) matching `where`.
+
+        PostgreSQL plans EXISTS as a hash (anti-)semi-join; SQLite runs a correlated
+        EXISTS once per subscriber, but `id IN (SELECT …)` once (the subquery is built
+        into a temporary index). The ids are never NULL, so NOT IN is safe there."""
+        if self.postgresql:
+            return exists().where(person == Subscriber.id, where)
+        return Subscriber.id.in_(select(person).where(where))
 
     def node(self, node: s.Node) -> Condition:
         match node:
@@ -65,15 +77,11 @@ class _Compiler:
             case s.Not(inner):
                 return not_(self.node(inner))
             case s.HasTag(tags):
-                return exists().where(
-                    SubscriberTag.subscriber_id == Subscriber.id, SubscriberTag.tag.in_(tags)
-                )
+                return self.among(SubscriberTag.subscriber_id, SubscriberTag.tag.in_(tags))
             case s.Subscribed(op, when):
                 return _time(_joined(), op, when, self.now)
             case s.Activity(kind, ever):
-                found = exists().where(
-                    Event.subscriber_id == Subscriber.id, Event.type.in_(ACTIVITY_TYPES[kind])
-                )
+                found = self.among(Event.subscriber_id, Event.type.in_(ACTIVITY_TYPES[kind]))
                 return found if ever else ~found
         return self.attribute(node)
 
