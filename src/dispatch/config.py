@@ -455,6 +455,23 @@ class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class DigestSchedule(Section):
+    """A digest edition of a list for part of it (`[[lists.digests]]`): its own cron and
+    a segment expression, e.g. a weekly edition for those who ticked "weekly"."""
+
+    name: Slug  # unique within the list; its periods are tracked as "list/name"
+    schedule: Cron
+    segment: str = Field(min_length=1, max_length=4000)  # `dispatch.segments` language
+
+    @field_validator("segment")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from dispatch.segments.parser import parse  # imported late: it needs the store models
+
+        parse(value)  # SegmentError is a ValueError: reported with the key and column
+        return value.strip()
+
+
 class ListSettings(Section):
     slug: Slug
     name: str = Field(min_length=1)
@@ -466,6 +483,34 @@ class ListSettings(Section):
     from_email: Email
     reply_to: Email | None = None
     double_opt_in: bool = True
+    # Tags a subscriber may tick on the preferences page (e.g. "weekly"), for segments
+    # such as `tag = "weekly"`; other tags are never shown there nor changed from it.
+    preference_tags: tuple[str, ...] = Field(default=(), max_length=20)
+    # Digest editions for segments of the list; when given, they replace `schedule`
+    # (each has its own cron, segment and period tracking).
+    digests: tuple[DigestSchedule, ...] = Field(default=(), max_length=20)
+
+    @field_validator("digests")
+    @classmethod
+    def _unique_digests(cls, value: tuple[DigestSchedule, ...]) -> tuple[DigestSchedule, ...]:
+        names = [item.name for item in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"digest names must be unique within a list: {', '.join(twice)}")
+        return value
+
+    def digest(self, name: str) -> DigestSchedule:
+        for item in self.digests:
+            if item.name == name:
+                return item
+        raise ConfigError(f'lists "{self.slug}": no digest schedule named "{name}"')
+
+    @field_validator("preference_tags")
+    @classmethod
+    def _clean_tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from dispatch.subscribers.tags import normalise_tags  # the store's rule, one place
+
+        return tuple(normalise_tags(value))
 
 
 class Settings(Section):

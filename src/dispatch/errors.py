@@ -20,6 +20,10 @@ The tree::
     │                                  an article cannot be scheduled as asked (time, why)
     ├── MediaError(DispatchError, ValueError)
     │                                  an image cannot be stored (name, why)
+    ├── SegmentError(DispatchError, ValueError)
+    │                                  a segment expression cannot be read (column, why)
+    ├── TagError(DispatchError, ValueError)
+    │                                  a subscriber tag is empty, too long or holds `,` `;`
     ├── UpstreamError                  an upstream feed cannot be fetched or parsed (url, why)
     ├── SchedulerLocked                another scheduler already runs for this database (holder)
     ├── AuthError                      a login, session cookie or API token is refused (why)
@@ -106,6 +110,19 @@ class ScheduleError(DispatchError, ValueError):
 
 class MediaError(DispatchError, ValueError):
     """An image is refused (not an image, too large, unsupported); names it and says why."""
+
+
+class SegmentError(DispatchError, ValueError):
+    """A segment expression cannot be read or used; `column` (1-based) is where, when known."""
+
+    def __init__(self, reason: str, column: int | None = None) -> None:
+        self.reason = reason
+        self.column = column
+        super().__init__(f"column {column}: {reason}" if column is not None else reason)
+
+
+class TagError(DispatchError, ValueError):
+    """A tag is empty, too long, holds a separator or control character, or one too many."""
 
 
 class PublishError(DispatchError):

@@ -108,19 +108,30 @@ def _bound(run: Run | None) -> Run:
     return run
 
 
-def period_key(list_slug: str, scheduled_for: datetime, timezone: str) -> str:
+def period_key(track: str, scheduled_for: datetime, timezone: str) -> str:
+    """`track` is the list's slug, or `slug/edition` for a `[[lists.digests]]` edition."""
     local = scheduled_for.astimezone(ZoneInfo(timezone))
-    return f"digest:{list_slug}:{local.isoformat()}"
+    return f"digest:{track}:{local.isoformat()}"
 
 
-def send_digest(list_slug: str, *, run: Run | None = None) -> int | None:
-    """Create, start and send the digest of `list_slug` for the period that fired at
-    `run.scheduled_for`; the campaign id, or None (nothing new, nobody to send to, or
-    already handled). What became of the period is kept in `digest_runs`, in the same
-    transaction as the campaign, so a restart can tell a handled period from a lost one."""
+def track_of(list_slug: str, edition: str | None = None) -> str:
+    """Whose periods these are: a list's own schedule, or one of its digest editions."""
+    return f"{list_slug}/{edition}" if edition else list_slug
+
+
+def send_digest(
+    list_slug: str, edition: str | None = None, *, run: Run | None = None
+) -> int | None:
+    """Create, start and send the digest of `list_slug` (of its `edition`, to that
+    edition's segment, when given) for the period that fired at `run.scheduled_for`; the
+    campaign id, or None (nothing new, nobody to send to, or already handled). What
+    became of the period is kept in `digest_runs`, in the same transaction as the
+    campaign, so a restart can tell a handled period from a lost one."""
     ctx, scheduled_for = _bound(run).context, _bound(run).scheduled_for
     settings = ctx.settings
-    key = period_key(list_slug, scheduled_for, settings.list_timezone(settings.list(list_slug)))
+    zone = settings.list_timezone(settings.list(list_slug))
+    track = track_of(list_slug, edition)
+    key = period_key(track, scheduled_for, zone)
     if ctx.stop.is_set():
         return None  # shutting down: a restart sends it while within the grace period
     if handled(ctx.db, key):
@@ -129,11 +140,11 @@ def send_digest(list_slug: str, *, run: Run | None = None) -> int | None:
     now = ctx.clock()
     try:
         with ctx.db.session() as session:
-            outcome, campaign_id = _digest(session, settings, list_slug, key, now)
+            outcome, campaign_id = _digest(session, settings, list_slug, key, now, edition)
             session.add(
                 DigestRun(
                     period_key=key,
-                    list_slug=list_slug,
+                    list_slug=track,
                     scheduled_for=scheduled_for,
                     outcome=outcome,
                     campaign_id=campaign_id,
@@ -151,13 +162,19 @@ def send_digest(list_slug: str, *, run: Run | None = None) -> int | None:
 
 
 def _digest(
-    session: Session, settings: Settings, list_slug: str, key: str, now: datetime
+    session: Session,
+    settings: Settings,
+    list_slug: str,
+    key: str,
+    now: datetime,
+    edition: str | None = None,
 ) -> tuple[str, int | None]:
-    plan = plan_digest(session, settings, list_slug, now)
+    plan = plan_digest(session, settings, list_slug, now, edition=edition)
     if not plan.articles:
         event(log, "digest.empty", list=list_slug, period=key, since=plan.since)
         return "nothing-new", None
-    if not count_audience(session, get_list(session, list_slug).id):
+    segment = settings.list(list_slug).digest(edition).segment if edition else None
+    if not count_audience(session, get_list(session, list_slug).id, segment, now):
         event(
             log,
             "digest.no_recipients",
@@ -168,7 +185,7 @@ def _digest(
             reason="nobody can receive it; the window stays open",
         )
         return "no-recipients", None
-    created = create_digest(session, settings, plan, Options(period_key=key))
+    created = create_digest(session, settings, plan, Options(period_key=key, expression=segment))
     assert created is not None
     start_campaign(session, created.campaign, settings, now)
     return "created", created.campaign.id

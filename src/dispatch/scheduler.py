@@ -5,6 +5,7 @@ on the same database, explicit ids, `replace_existing=True`, `coalesce=True`,
 `max_instances=1`:
 
     digest:{list}       cron of the list in its time zone    persistent, misfire grace
+    digest:{list}/{ed}  each `[[lists.digests]]` edition (instead of the list's own cron)
     feeds:refresh       every feed_refresh_minutes           persistent (safety net)
     upstream:poll       every minute (sources that are due)  persistent
     bounces:poll        every [bounces.imap] interval        persistent, when host is set
@@ -199,11 +200,15 @@ class SchedulerService:
         settings, grace = self.context.settings, int(self.settings.misfire_grace_hours * 3600)
         digests = set()
         for item in settings.lists:
-            job_id = f"digest:{item.slug}"
-            trigger = cron_trigger(item.schedule, settings.list_timezone(item))
-            self._add(job_id, jobs.send_digest, trigger, "default", grace, args=(item.slug,))
-            self._recover(item.slug, job_id, trigger, grace)
-            digests.add(job_id)
+            # `[[lists.digests]]` editions replace the list's own schedule when given.
+            editions = [(e.name, e.schedule) for e in item.digests] or [(None, item.schedule)]
+            for edition, cron in editions:
+                job_id = f"digest:{jobs.track_of(item.slug, edition)}"
+                trigger = cron_trigger(cron, settings.list_timezone(item))
+                args = (item.slug, edition) if edition else (item.slug,)
+                self._add(job_id, jobs.send_digest, trigger, "default", grace, args=args)
+                self._recover(item.slug, job_id, trigger, grace, edition)
+                digests.add(job_id)
         minutes = self.settings.feed_refresh_minutes
         self._add("feeds:refresh", jobs.refresh_feeds, _every(minutes * 60), "default", grace)
         upstream = _every(UPSTREAM_CHECK_SECONDS)  # poll_all polls the sources that are due
@@ -225,27 +230,35 @@ class SchedulerService:
         watch = _every(max(1.0, self.settings.debounce_seconds / 2))
         self._add("feeds:watch", jobs.watch_articles, watch, "memory")
 
-    def _recover(self, slug: str, job_id: str, trigger: BaseTrigger, grace: int) -> None:
+    def _recover(
+        self,
+        slug: str,
+        job_id: str,
+        trigger: BaseTrigger,
+        grace: int,
+        edition: str | None = None,
+    ) -> None:
         """Send the newest digest period a crash lost, if any (`digest_periods`)."""
         settings = self.context.settings
         zone = settings.list_timezone(settings.list(slug))
+        track = jobs.track_of(slug, edition)
         stored = self.scheduler.get_job(job_id, jobstore="default")
         lost = digest_periods.find_lost(
             self.context.db,
-            slug,
+            track,
             trigger,
             stored.next_run_time if stored is not None else None,
             datetime.now(UTC),
             timedelta(seconds=grace),
-            lambda fire: jobs.period_key(slug, fire, zone),
+            lambda fire: jobs.period_key(track, fire, zone),
         )
         if lost.send is not None:
             self.scheduler.add_job(
                 jobs.send_digest,
                 DateTrigger(run_date=lost.send, timezone=UTC),
-                args=(slug,),
-                id=f"digest-recovered:{slug}",
-                name=f"digest-recovered:{slug}",
+                args=(slug, edition) if edition else (slug,),
+                id=f"digest-recovered:{track}",
+                name=f"digest-recovered:{track}",
                 jobstore="memory",
                 replace_existing=True,
                 misfire_grace_time=grace,
@@ -287,11 +300,12 @@ class SchedulerService:
         if job_event.code == EVENT_JOB_MISSED:
             grace = self.settings.misfire_grace_hours
             reason = f"later than the {grace:g} h grace period: skipped"
-            slug = job_event.job_id.partition(":")[2]
+            track = job_event.job_id.partition(":")[2]
+            slug = track.partition("/")[0]
             if job_event.job_id.startswith("digest:") and slug in self._slugs():
                 zone = self.context.settings.list_timezone(self.context.settings.list(slug))
-                key = jobs.period_key(slug, when, zone)
-                digest_periods.record_missed(self.context.db, slug, when, key, reason)
+                key = jobs.period_key(track, when, zone)
+                digest_periods.record_missed(self.context.db, track, when, key, reason)
                 return
             event(
                 log,

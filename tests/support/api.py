@@ -44,11 +44,12 @@ def declared_routes() -> set[tuple[str, str]]:
         campaigns,
         lists,
         media,
+        segments,
         subscribers,
     )
 
     found = {(m, route.path) for route in api_auth.router.routes for m in route.methods}  # type: ignore[attr-defined]
-    for module in (article_conflicts, articles, media, lists, subscribers, campaigns):
+    for module in (article_conflicts, articles, media, lists, subscribers, segments, campaigns):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             found |= {(method, f"/api{route.path}") for method in route.methods}

@@ -10,6 +10,9 @@ An article the list already got as a one-off (sent or on its way, not a test) is
 out of its digests, unless the editor includes it by slug (`DigestPlan.left_out` names
 those left out, so that a preview can offer them).
 
+A campaign may target a segment of its list (`Options.segment`): the segment's expression
+is copied onto the campaign, and recipients are frozen by it when sending starts.
+
 Every campaign is created as a draft, or `scheduled` when given a time (never in the
 past); `start.start_campaign` renders and freezes it when sending begins.
 """
@@ -30,6 +33,7 @@ from dispatch.errors import CampaignError
 from dispatch.ingest.articles import resolve_article
 from dispatch.lists import get_list
 from dispatch.render.digest import default_since, select_articles
+from dispatch.segments.saved import find_segment
 from dispatch.store.models import (
     Article,
     Campaign,
@@ -56,6 +60,8 @@ class Options:
     test_to: str | None = None  # send only to this address, marked as a test
     at: datetime | None = None  # schedule for this (UTC-aware) time instead of a draft
     period_key: str | None = None  # the scheduler's idempotency key for a digest period
+    segment: str | None = None  # send only to this saved segment of the list (its name)
+    expression: str | None = None  # or to those this segment expression selects
 
 
 @dataclass(frozen=True)
@@ -80,16 +86,22 @@ def plan_digest(
     now: datetime,
     since: datetime | None = None,
     include: Collection[str] = (),
+    edition: str | None = None,
 ) -> DigestPlan:
     """The articles a digest of `list_slug` would carry if created at `now`: those since
-    `since` when given (an editor's choice), else since the previous digest; without
-    those the list got as one-offs, unless their slugs are in `include`."""
+    `since` when given (an editor's choice), else since the previous digest (of the same
+    `edition`, a `[[lists.digests]]` name, when given); without those the list got as
+    one-offs, unless their slugs are in `include`."""
     item = settings.list(list_slug)
     mailing_list = get_list(session, list_slug)
+    schedule = item.digest(edition).schedule if edition else item.schedule
     if since is None:
-        since = _previous_digest(session, mailing_list) or default_since(
-            item.schedule, settings.list_timezone(item), now
+        previous = (
+            _previous_edition(session, mailing_list, edition)
+            if edition
+            else _previous_digest(session, mailing_list)
         )
+        since = previous or default_since(schedule, settings.list_timezone(item), now)
     found = select_articles(session, item.sections, since, now)
     sent = sent_as_one_off(session, mailing_list, [a.id for a in found])
     kept = [a for a in found if a.id not in sent or a.slug in include]
@@ -109,6 +121,28 @@ def _previous_digest(session: Session, mailing_list: MailingList) -> datetime | 
             Campaign.list_id == mailing_list.id,
             Campaign.kind == CampaignKind.DIGEST,
             Campaign.test_to.is_(None),
+            Campaign.status.in_(ON_ITS_WAY),
+            (Campaign.status != CampaignStatus.SENT) | reached,
+        )
+        .order_by(Campaign.created_at.desc())
+        .limit(1)
+    )
+
+
+def _previous_edition(session: Session, mailing_list: MailingList, edition: str) -> datetime | None:
+    """When the latest scheduled digest of this edition that reached somebody, or is on
+    its way, was created (its period keys start `digest:{list}/{edition}:`)."""
+    reached = exists().where(
+        Delivery.campaign_id == Campaign.id,
+        Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.BOUNCED)),
+    )
+    prefix = f"digest:{mailing_list.slug}/{edition}:"
+    return session.scalar(
+        select(Campaign.created_at)
+        .where(
+            Campaign.list_id == mailing_list.id,
+            Campaign.kind == CampaignKind.DIGEST,
+            Campaign.period_key.startswith(prefix, autoescape=True),
             Campaign.status.in_(ON_ITS_WAY),
             (Campaign.status != CampaignStatus.SENT) | reached,
         )
@@ -204,6 +238,11 @@ def _create(
         created_at=now,
         updated_at=now,
     )
+    if options.segment and not test_to:
+        target = find_segment(session, options.segment, draft.list_slug)
+        campaign.segment_id, campaign.segment_expression = target.id, target.expression
+    elif options.expression and not test_to:
+        campaign.segment_expression = options.expression
     session.add(campaign)
     if options.at is not None:
         schedule(campaign, options.at, now)

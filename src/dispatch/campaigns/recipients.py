@@ -1,6 +1,7 @@
 """Who a campaign goes to, frozen once when sending starts.
 
-Confirmed subscribers of the list minus suppressed addresses become one `deliveries` row
+Confirmed subscribers of the list (of its segment, when the campaign targets one) minus
+suppressed addresses become one `deliveries` row
 each, in ONE `INSERT … SELECT` (a million recipients never pass through Python). Anyone
 who confirms later is not included; anyone who leaves or is suppressed later is skipped
 by the runner just before their batch (see `ledger.claim`).
@@ -12,7 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import exists, func, insert, literal, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
+from dispatch.segments import compile_segment, parse
 from dispatch.store.models import (
     Campaign,
     Delivery,
@@ -22,14 +25,16 @@ from dispatch.store.models import (
     SubscriptionStatus,
     Suppression,
 )
+from dispatch.store.types import utcnow
 
 DELIVERIES = Delivery.__table__
 
 
-def audience(list_id: int):  # type: ignore[no-untyped-def]
-    """SELECT subscriber id, email of the list's confirmed, unsuppressed subscribers."""
+def audience(list_id: int, where: ColumnElement[bool] | None = None):  # type: ignore[no-untyped-def]
+    """SELECT subscriber id, email of the list's confirmed, unsuppressed subscribers
+    (those a segment's condition `where` selects, when given)."""
     suppressed = exists().where(Suppression.email == Subscriber.email)
-    return (
+    query = (
         select(Subscriber.id, Subscriber.email)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .where(
@@ -38,12 +43,29 @@ def audience(list_id: int):  # type: ignore[no-untyped-def]
             ~suppressed,
         )
     )
+    return query if where is None else query.where(where)
 
 
-def count_audience(session: Session, list_id: int) -> int:
-    """How many people a campaign to this list would reach if it started now."""
-    query = select(func.count()).select_from(audience(list_id).subquery())
+def count_audience(
+    session: Session, list_id: int, segment: str | None = None, now: datetime | None = None
+) -> int:
+    """How many people a campaign to this list (and `segment` expression) would reach
+    if it started now."""
+    where = segment_condition(session, segment, now or utcnow()) if segment else None
+    query = select(func.count()).select_from(audience(list_id, where).subquery())
     return int(session.scalar(query) or 0)
+
+
+def count_campaign_audience(session: Session, campaign: Campaign, now: datetime) -> int:
+    """How many people this campaign would reach if it started now (1 for a test)."""
+    if campaign.test_to:
+        return 1
+    return count_audience(session, campaign.list_id, campaign.segment_expression, now)
+
+
+def segment_condition(session: Session, expression: str, now: datetime) -> ColumnElement[bool]:
+    """The compiled condition of a segment expression for this session's store."""
+    return compile_segment(parse(expression), session.get_bind().dialect.name, now)
 
 
 def count_pending(session: Session, list_id: int) -> int:
@@ -58,7 +80,12 @@ def freeze_recipients(session: Session, campaign: Campaign, now: datetime) -> in
     """Insert the campaign's ledger rows (one per recipient); returns how many."""
     if campaign.test_to:
         return _freeze_test(session, campaign, now)
-    people = audience(campaign.list_id).subquery()
+    where = (
+        segment_condition(session, campaign.segment_expression, now)
+        if campaign.segment_expression
+        else None
+    )
+    people = audience(campaign.list_id, where).subquery()
     rows = select(
         literal(campaign.id),
         people.c.id,

@@ -54,6 +54,12 @@ def empty_audience(session: Session, campaign: Campaign) -> str:
     """Why a campaign to this list would reach nobody, and what to do."""
     pending = count_pending(session, campaign.list_id)
     waiting = f" ({pending:,} still pending confirmation)" if pending else ""
+    if campaign.segment_expression:
+        return (
+            f'nobody in the segment of list "{campaign.mailing_list.slug}" '
+            f"({campaign.segment_expression}) can receive it: no confirmed, unsuppressed "
+            "subscriber matches; nothing was sent (scripts may pass --allow-empty)"
+        )
     return (
         f'nobody on list "{campaign.mailing_list.slug}" can receive it: no confirmed, '
         f"unsuppressed subscribers{waiting}; nothing was sent (scripts may pass --allow-empty)"

@@ -25,6 +25,7 @@ COMMANDS = {
     "lists": "dispatch.cli.lists:app",
     "articles": "dispatch.cli.articles:app",
     "subscribers": "dispatch.cli.subscribers:app",
+    "segments": "dispatch.cli.segments:app",
     "preview": "dispatch.cli.preview:app",
     "feeds": "dispatch.cli.feeds:app",
     "send": "dispatch.cli.send:app",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.campaigns import Options, control, create_article, create_digest, create_note
 from dispatch.campaigns.create import Created, plan_digest
-from dispatch.campaigns.recipients import count_audience
+from dispatch.campaigns.recipients import count_campaign_audience
 from dispatch.campaigns.start import empty_audience, start_campaign
 from dispatch.cli.campaigns import WAIT_HELP
 from dispatch.cli.context import AppContext, app_context, console, errors
@@ -31,6 +31,7 @@ LIST_HELP = "The list to send to."
 TEST_HELP = "Send only to this address, marked as a test; the list is not touched."
 AT_HELP = "Schedule instead (ISO 8601, e.g. 2026-12-01T07:00; no offset = site time zone)."
 EMPTY_HELP = "Send even when nobody on the list can receive it (for scripts)."
+SEGMENT_HELP = "Send only to this segment of the list (`dispatch segments list`)."
 Make = Callable[[Session, datetime, Options], Created | None]
 
 
@@ -55,6 +56,7 @@ def digest(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
     allow_empty: bool = typer.Option(False, "--allow-empty", help=EMPTY_HELP),
+    segment: str | None = typer.Option(None, "--segment", metavar="NAME", help=SEGMENT_HELP),
 ) -> None:
     """The list's articles published since its previous digest (nothing new: no send).
     Articles the list already got as one-off sends are left out unless --include'd."""
@@ -80,7 +82,7 @@ def digest(
             )
         return create_digest(session, settings, plan, options)
 
-    _send(context, make, test_to, at, yes, wait, allow_empty)
+    _send(context, make, test_to, at, yes, wait, allow_empty, segment)
 
 
 @app.command("article")
@@ -93,6 +95,7 @@ def article(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
     allow_empty: bool = typer.Option(False, "--allow-empty", help=EMPTY_HELP),
+    segment: str | None = typer.Option(None, "--segment", metavar="NAME", help=SEGMENT_HELP),
 ) -> None:
     """One article on its own."""
     context = app_context(ctx)
@@ -107,6 +110,7 @@ def article(
         yes,
         wait,
         allow_empty,
+        segment,
     )
 
 
@@ -123,6 +127,7 @@ def note(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help=WAIT_HELP),
     allow_empty: bool = typer.Option(False, "--allow-empty", help=EMPTY_HELP),
+    segment: str | None = typer.Option(None, "--segment", metavar="NAME", help=SEGMENT_HELP),
 ) -> None:
     """A one-off message written by an editor: a subject and a Markdown body."""
     context = app_context(ctx)
@@ -138,6 +143,7 @@ def note(
         yes,
         wait,
         allow_empty,
+        segment,
     )
 
 
@@ -165,6 +171,7 @@ def _send(
     yes: bool,
     wait: bool,
     allow_empty: bool,
+    segment: str | None = None,
 ) -> None:
     settings = context.settings()
     check_sender(settings)  # a missing key or password is found before anything is created
@@ -172,17 +179,20 @@ def _send(
     now = utcnow()
     when = parse_at(at, settings.site.timezone) if at else None
     with db.session() as session:
-        created = make(session, now, Options(test_to=test_to, at=when))
+        created = make(session, now, Options(test_to=test_to, at=when, segment=segment))
         if created is None:
             return
         campaign = created.campaign
         campaign_id, subject, list_name = campaign.id, campaign.subject, campaign.mailing_list.name
-        count = 1 if campaign.test_to else count_audience(session, campaign.list_id)
+        count = count_campaign_audience(session, campaign, now)
+        target = campaign.segment.name if campaign.segment and not campaign.test_to else None
         if not count and not allow_empty and when is None:
             raise CampaignError(empty_audience(session, campaign))  # rolled back: no campaign
     for warning in created.warnings:
         errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True, soft_wrap=True)
     who = f"{test_to} (test)" if test_to else f"{count:,} recipients of {list_name}"
+    if target:
+        who = f'{count:,} recipients in the segment "{target}" of {list_name}'
     verb = f"Schedule for {when:%Y-%m-%d %H:%M %Z}" if when else "Send"
     if not yes and not typer.confirm(f'{verb} "{subject}" to {who}?'):
         with db.session() as session:

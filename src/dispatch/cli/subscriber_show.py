@@ -13,6 +13,7 @@ from dispatch.errors import NotFound
 from dispatch.events.history import for_addresses, for_subscriber
 from dispatch.store.models import Subscriber, Suppression
 from dispatch.subscribers.addresses import stored_form
+from dispatch.subscribers.tags import tags_of
 
 
 def show_command(
@@ -36,6 +37,8 @@ def show_command(
             console.print(f"Subscriber since {person.created_at:%Y-%m-%d %H:%M %Z}")
             for item in person.subscriptions:
                 console.print(f"  {item.mailing_list.slug}: {item.status.value}", markup=False)
+            tags = tags_of(session, person.id)
+            console.print(f"Tags: {', '.join(tags) if tags else 'none'}", markup=False)
         else:
             console.print(f"{escape(address)}: not a subscriber")
         if suppressed is not None:

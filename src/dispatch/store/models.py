@@ -207,6 +207,36 @@ class Subscriber(Base):
     )
 
 
+class SubscriberTag(Base):
+    """One tag a subscriber carries (`subscribers.tags`); lower-cased, at most 100 chars."""
+
+    __tablename__ = "subscriber_tags"
+    # The primary key answers "this person's tags" and "does this person carry X"
+    # (segments); the index answers "who carries X".
+    __table_args__ = (Index("ix_subscriber_tags_tag", "tag", "subscriber_id"),)
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class Segment(Base):
+    """A saved filter over a list's subscribers, in the language of `dispatch.segments`."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("list_id", "name", name="uq_segments_list_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    expression: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    mailing_list: Mapped[MailingList] = relationship()
+
+
 class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (Index("ix_subscriptions_list_status", "list_id", "status"),)
@@ -311,8 +341,15 @@ class Campaign(Base):
     recipients_total: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Sent to the part of the list a segment selects: its expression is copied when the
+    # campaign is created, so editing or deleting the segment later changes nothing here.
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segments.id", ondelete="SET NULL"), index=True
+    )
+    segment_expression: Mapped[str | None] = mapped_column(Text)
 
     mailing_list: Mapped[MailingList] = relationship()
+    segment: Mapped[Segment | None] = relationship()
 
 
 class Delivery(Base):
@@ -374,6 +411,7 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("provider", "provider_event_id", name="uq_events_provider_event"),
+        Index("ix_events_subscriber_type", "subscriber_id", "type"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -15,11 +15,12 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 
-from dispatch.errors import InvalidAddress
+from dispatch.errors import InvalidAddress, TagError
 from dispatch.subscribers.addresses import clean_name, normalise_address
 from dispatch.subscribers.csv_rows import Header, Record
 from dispatch.subscribers.merge import Incoming
 from dispatch.subscribers.rejects import Reject
+from dispatch.subscribers.tags import split_tags
 
 STATUSES = {"", "pending", "confirmed", "unsubscribed"}
 CHUNK = 2000  # records per task sent to a worker
@@ -105,10 +106,15 @@ def _row(record: Record, email: str, invalid: str, header: Header) -> Incoming |
     if status not in STATUSES:
         return Reject(record.line, f"unknown status {status!r}", fields)
     attributes = {key: value for i, key in header.attributes if (value := fields[i].strip())}
+    try:
+        tags = tuple(split_tags(fields[header.tags])) if header.tags is not None else ()
+    except TagError as exc:
+        return Reject(record.line, f"tags: {exc}", fields)
     return Incoming(
         line=record.line,
         email=email,
         name=clean_name(fields[header.name]) if header.name is not None else "",
         attributes=attributes,
         unsubscribed=status == "unsubscribed",
+        tags=tags,
     )

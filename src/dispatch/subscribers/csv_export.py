@@ -1,7 +1,8 @@
 """`dispatch subscribers export`: a list's people as CSV, streamed from the store.
 
-Columns: email, name, status, subscribed_at, then every attribute key found among the
-exported people, in order of first appearance. The file imports back as it is: the
+Columns: email, name, status, subscribed_at, `tags` (`;`-separated; only when somebody
+exported carries a tag), then every attribute key found among the exported people, in
+order of first appearance. The file imports back as it is: the
 import reads `status` (skipping `unsubscribed` rows) and ignores `subscribed_at`.
 
 Cells a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+SUM`, `@cmd`, `-2+3`)
@@ -20,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.lists import get_list
-from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus
+from dispatch.store.models import Subscriber, SubscriberTag, Subscription, SubscriptionStatus
 from dispatch.subscribers.csv_safe import safe_row
 
 STATUSES = ("confirmed", "pending", "unsubscribed", "all")
@@ -48,13 +49,18 @@ class CsvExport:
     def chunks(self) -> Iterator[str]:
         query = _query(get_list(self.session, self.list_slug).id, self.status)
         keys = _attribute_keys(self.session, query)
+        tagged = _any_tags(self.session, query)
+        if tagged:
+            query = query.add_columns(_tags_column())
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
-        writer.writerow(self._row([*FIXED, *keys]))
-        for email, name, state, subscribed_at, attributes in _stream(self.session, query):
+        writer.writerow(self._row([*FIXED, *(["tags"] if tagged else []), *keys]))
+        for row in _stream(self.session, query):
+            email, name, state, subscribed_at, attributes = row[:5]
+            tags = [";".join(sorted((row[5] or "").split(";"))).strip(";")] if tagged else []
             values = [_cell((attributes or {}).get(key)) for key in keys]
             writer.writerow(
-                self._row([email, name, state.value, subscribed_at.isoformat(), *values])
+                self._row([email, name, state.value, subscribed_at.isoformat(), *tags, *values])
             )
             self.count += 1
             if buffer.tell() >= CHUNK:
@@ -118,7 +124,7 @@ def _attribute_keys(session: Session, query: Select[Any]) -> list[str]:
     attributes_only = query.with_only_columns(Subscriber.attributes)
     for (attributes,) in _stream(session, attributes_only):
         keys.update(dict.fromkeys(attributes or {}))
-    return [key for key in keys if key not in FIXED]
+    return [key for key in keys if key not in (*FIXED, "tags")]
 
 
 def _stream(session: Session, query: Select[Any]) -> Iterator[Any]:
@@ -132,3 +138,20 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+def _tags_column() -> ScalarSelect[Any]:
+    """The person's tags joined by `;` (string_agg / group_concat)."""
+    return (
+        select(func.aggregate_strings(SubscriberTag.tag, ";"))
+        .where(SubscriberTag.subscriber_id == Subscriber.id)
+        .scalar_subquery()
+    )
+
+
+def _any_tags(session: Session, query: Select[Any]) -> bool:
+    people = query.with_only_columns(Subscriber.id).order_by(None).subquery()
+    found = select(SubscriberTag.subscriber_id).where(
+        SubscriberTag.subscriber_id.in_(select(people.c.id))
+    )
+    return session.scalar(found.limit(1)) is not None

@@ -20,8 +20,9 @@ from dispatch.subscribers.csv_safe import restore
 EMAIL = "email"
 NAME = "name"
 STATUS = "status"
+TAGS = "tags"  # `;`- or `,`-separated tags (`subscribers.tags.split_tags`)
 # Columns an export writes that an import reads but does not store as attributes.
-RESERVED = frozenset({STATUS, "subscribed_at"})
+RESERVED = frozenset({STATUS, "subscribed_at", TAGS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Header:
     name: int | None
     status: int | None
     attributes: list[tuple[int, str]]
+    tags: int | None = None
 
 
 class _Lines:
@@ -121,4 +123,5 @@ def parse_header(record: Record | None, path: Path) -> Header:
         name=keys.index(NAME) if NAME in keys else None,
         status=keys.index(STATUS) if STATUS in keys else None,
         attributes=attributes,
+        tags=keys.index(TAGS) if TAGS in keys else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from dispatch.store.models import Suppression
 from dispatch.store.types import utcnow
 from dispatch.subscribers.addresses import clean_name, normalise_address
 from dispatch.subscribers.merge import Incoming, Tally, merge_batch
+from dispatch.subscribers.tags import normalise_tags
 
 OUTCOMES = {
     "suppressed": "not subscribed: the address is suppressed",
@@ -45,11 +47,14 @@ def add_subscriber(
     name: str = "",
     attributes: dict[str, Any] | None = None,
     confirmed: bool = False,
+    tags: Sequence[str] = (),
 ) -> Added:
-    """Subscribe one address; suppressed or unsubscribed addresses are refused, not raised."""
+    """Subscribe one address (adding `tags` to theirs); suppressed or unsubscribed
+    addresses are refused, not raised."""
     address = normalise_address(email)
     list_id = get_list(session, list_slug).id
-    row = Incoming(0, address, clean_name(name), dict(attributes or {}))
+    clean_tags = tuple(normalise_tags(tags))
+    row = Incoming(0, address, clean_name(name), dict(attributes or {}), tags=clean_tags)
     tally = Tally()
     merge_batch(
         session.connection(), list_id, [row], confirmed=confirmed, now=utcnow(), tally=tally

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
 from dispatch.subscribers.bulk_write import Person, write_people
+from dispatch.subscribers.tags import tag_by_email
 
 SUBSCRIBERS = Subscriber.__table__
 SUBSCRIPTIONS = Subscription.__table__
@@ -35,6 +36,7 @@ class Incoming:
     name: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
     unsubscribed: bool = False  # the file itself says so (an export's status column)
+    tags: tuple[str, ...] = ()  # added to the person's tags (normalised)
 
 
 @dataclass
@@ -72,6 +74,10 @@ def merge_batch(
         )
         tally.updated += person.dirty and not person.ours
     write_people(connection, list_id, list(people.values()), confirmed, now)
+    tagged: dict[str, list[str]] = {}
+    for row in rows:  # an address twice in the file gets the tags of both rows
+        tagged.setdefault(row.email, []).extend(row.tags)
+    tag_by_email(connection, {email: tags for email, tags in tagged.items() if tags})
 
 
 def _load_people(

@@ -39,6 +39,7 @@ from dispatch.limits_store import app_limits_storage
 from dispatch.store.database import Database
 from dispatch.subscribers import optin
 from dispatch.subscribers.addresses import normalise_address
+from dispatch.subscribers.tag_choices import load_tag_choices, save_tag_choices
 from dispatch.subscribers.transactional import Mail, Mailer
 from dispatch.tokens import ListClaim, Tokens
 from dispatch.web.ratelimit import Refusal, SubscribeLimits
@@ -309,6 +310,7 @@ async def preferences_response(
     if isinstance(claim, HTMLResponse):
         return claim
     offered = [item.slug for item in request.app.state.settings.lists]
+    tag_offers = {item.slug: item.preference_tags for item in request.app.state.settings.lists}
     now = request.app.state.clock()
     saved = None
     try:
@@ -321,7 +323,10 @@ async def preferences_response(
             name = str(form.get("name", ""))[: optin.NAME_MAX]
             args = (claim, name, chosen, offered, now)
             send_later(request, background, await in_store(request, optin.save_preferences, *args))
+            ticked = {str(value) for value in form.getlist("tag")}
+            await in_store(request, save_tag_choices, claim.subscriber_id, tag_offers, ticked)
         found = await in_store(request, optin.load_preferences, claim, offered)
+        tags = await in_store(request, load_tag_choices, claim.subscriber_id, tag_offers)
     except NotFound:
         return token_error(request, "preferences", "gone")
-    return page(request, "preferences", prefs=found, saved=saved)
+    return page(request, "preferences", prefs=found, saved=saved, tag_choices=tags)

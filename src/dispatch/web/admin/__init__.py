@@ -19,6 +19,7 @@ from dispatch.web.admin import (
     feeds,
     media,
     outbox,
+    segments,
     subscribers,
     tokens,
 )
@@ -30,6 +31,7 @@ ROUTERS = (
     articles.router,
     media.router,
     subscribers.router,
+    segments.router,
     campaigns.router,
     campaign_actions.router,
     outbox.router,

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from dispatch.auth.deps import CurrentEditor, current_editor
 from dispatch.campaigns import Options, control, create_article, create_note
 from dispatch.campaigns.progress import last_errors
-from dispatch.campaigns.recipients import count_audience
+from dispatch.campaigns.recipients import count_campaign_audience
 from dispatch.config import Settings
 from dispatch.delivery.check import check_sender
 from dispatch.events.history import CampaignFeedback, campaign_feedback
+from dispatch.segments.saved import count_segment, list_segments
 from dispatch.store.models import Article, Campaign, CampaignStatus
 from dispatch.web.admin.campaign_preview import (
     WIDTHS,
@@ -64,14 +65,23 @@ def _recent(session: Session) -> list[CampaignRow]:
 @router.get("/new")
 async def new_page(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
     articles = await store(request, _articles)
+    segments = await store(request, _segments, request.app.state.clock())
     return render_admin(
         request,
         "campaign_new",
         editor=editor,
         lists=request.app.state.settings.lists,
         articles=articles,
+        segments=segments,
         chosen=request.query_params.get("article", ""),
     )
+
+
+def _segments(session: Session, now: datetime) -> list[tuple[str, str, int]]:
+    return [
+        (row.mailing_list.slug, row.name, count_segment(session, row, now))
+        for row in list_segments(session)
+    ]
 
 
 def _articles(session: Session) -> list[tuple[str, str, str]]:
@@ -85,6 +95,7 @@ def _articles(session: Session) -> list[tuple[str, str, str]]:
 async def create(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
     form = await request.form()
     list_slug, article = field(form, "list"), field(form, "article")
+    segment = _segment_of(field(form, "segment"), list_slug)
     subject, body = field(form, "subject"), field(form, "body").replace("\r\n", "\n")
     if not article and not (subject.strip() and body.strip()):
         raise AdminProblem(400, "choose an article, or write a subject and a body")
@@ -92,14 +103,25 @@ async def create(request: Request, editor: CurrentEditor = Depends(current_edito
     await run_in_threadpool(check_sender, settings)  # before a campaign exists
 
     def make(session: Session) -> int:
+        options = Options(segment=segment)
         if article:
-            made = create_article(session, settings, article, list_slug, now, Options())
+            made = create_article(session, settings, article, list_slug, now, options)
         else:
-            made = create_note(session, settings, list_slug, subject, body, now, Options())
+            made = create_note(session, settings, list_slug, subject, body, now, options)
         return made.campaign.id
 
     campaign_id = await store(request, make)
     return see_other(f"/admin/campaigns/{campaign_id}", "created")
+
+
+def _segment_of(chosen: str, list_slug: str) -> str | None:
+    """The segment's name from the form's `LIST/NAME`; it must be of the chosen list."""
+    if not chosen:
+        return None
+    slug, _, name = chosen.partition("/")
+    if slug != list_slug:
+        raise AdminProblem(400, f'the segment "{name}" is not of the list {list_slug}')
+    return name
 
 
 @dataclass(frozen=True)
@@ -116,11 +138,11 @@ def campaign_page(
     session: Session, settings: Settings, campaign_id: int, now: datetime
 ) -> CampaignPage:
     campaign = find_campaign(session, campaign_id)
-    _ = campaign.mailing_list
+    _ = campaign.mailing_list, campaign.segment
     preview = None
     if campaign.status in EDITABLE:
         preview = campaign_preview(session, settings, campaign, now)
-    audience = 1 if campaign.test_to else count_audience(session, campaign.list_id)
+    audience = count_campaign_audience(session, campaign, now)
     started = campaign.status not in EDITABLE
     errors = last_errors(session, campaign_id) if started else []
     feedback = campaign_feedback(session, campaign_id) if started else None

@@ -20,6 +20,7 @@ from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, 
 from dispatch.subscribers import add_subscriber, erase_subscriber, suppress_address
 from dispatch.subscribers.addresses import stored_form
 from dispatch.subscribers.csv_export import STATUSES
+from dispatch.subscribers.tags import split_tags
 from dispatch.web.admin.common import AdminProblem, Paging, field, notice_of, see_other, store
 from dispatch.web.admin.subscriber_files import ClosingStream, import_csv, stream_export
 from dispatch.web.admin_render import render_admin
@@ -134,14 +135,16 @@ async def add(
     form = await request.form()
     email, name = field(form, "email"), field(form, "name")
     confirmed = field(form, "confirmed") == "1"
-    added = await store(request, _add, slug, email, name, confirmed)
+    tags = field(form, "tags")
+    added = await store(request, _add, slug, email, name, confirmed, tags)
     if added.refused:
         raise AdminProblem(409, f"{added.email}: {added.describe()}")
     return see_other(f"/admin/lists/{slug}", "added", q=added.email)
 
 
-def _add(session: Session, slug: str, email: str, name: str, confirmed: bool):  # type: ignore[no-untyped-def]
-    return add_subscriber(session, slug, email, name=name, confirmed=confirmed)
+def _add(session: Session, slug: str, email: str, name: str, confirmed: bool, tags: str):  # type: ignore[no-untyped-def]
+    chosen = split_tags(tags)  # TagError: a 400 page saying which tag and why
+    return add_subscriber(session, slug, email, name=name, confirmed=confirmed, tags=chosen)
 
 
 @router.post("/lists/{slug}/import")

@@ -21,6 +21,7 @@ from dispatch.web.api import (
     errors,
     lists,
     media,
+    segments,
     subscribers,
 )
 from dispatch.web.api.docs import DOCS_URL, REDOC_URL
@@ -47,7 +48,7 @@ def build_router() -> APIRouter:
         responses=responses(401, 403, 413, 422),
         dependencies=[Depends(single_query_values)],
     )
-    for part in (article_conflicts, articles, media, lists, subscribers, campaigns):
+    for part in (article_conflicts, articles, media, lists, subscribers, segments, campaigns):
         router.include_router(part.router)
     return router
 

@@ -47,9 +47,14 @@ def campaign_out(campaign: Campaign) -> CampaignOut:
 
 
 def _fields(campaign: Campaign) -> dict[str, object]:
-    names = CampaignOut.model_fields.keys() - {"list", "kind"}
+    names = CampaignOut.model_fields.keys() - {"list", "kind", "segment"}
     values = {name: getattr(campaign, name) for name in names}
-    return values | {"list": campaign.mailing_list.slug, "kind": kind_of(campaign)}
+    segment = campaign.segment.name if campaign.segment is not None else None
+    return values | {
+        "list": campaign.mailing_list.slug,
+        "kind": kind_of(campaign),
+        "segment": segment,
+    }
 
 
 def detail(found: CampaignDetails) -> CampaignDetail:

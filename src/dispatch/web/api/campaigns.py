@@ -22,6 +22,7 @@ from dispatch.auth.deps import api_principal
 from dispatch.campaigns import control
 from dispatch.campaigns.create import (
     Created,
+    Options,
     create_article,
     create_digest,
     create_note,
@@ -29,11 +30,13 @@ from dispatch.campaigns.create import (
     schedule,
 )
 from dispatch.campaigns.lifecycle import move
+from dispatch.campaigns.recipients import count_campaign_audience
 from dispatch.campaigns.start import AlreadyStarted, start_campaign
 from dispatch.config import Settings
 from dispatch.delivery.check import check_sender
 from dispatch.errors import CampaignError, ConfigError, NotFound
 from dispatch.lists import get_list
+from dispatch.segments.saved import find_segment
 from dispatch.store.models import Campaign, CampaignStatus, MailingList
 from dispatch.web.api import campaign_views as views
 from dispatch.web.api.context import in_store, now, settings_of
@@ -97,7 +100,8 @@ async def create(request: Request, payload: CampaignCreate) -> CampaignCreated:
         _check_list(session, settings, payload.list)
         created = _create(session, settings, payload, when)
         out = views.campaign_out(created.campaign).model_dump()
-        return CampaignCreated(**out, warnings=list(created.warnings))
+        recipients = count_campaign_audience(session, created.campaign, when)
+        return CampaignCreated(**out, warnings=list(created.warnings), recipients=recipients)
 
     return await in_store(request, work)
 
@@ -116,22 +120,28 @@ def _create(
     payload: DigestCreate | ArticleCampaignCreate | NoteCreate,
     when: datetime,
 ) -> Created:
+    options = Options(segment=payload.segment)
+    if payload.segment is not None:
+        try:
+            find_segment(session, payload.segment, payload.list)
+        except NotFound as exc:
+            raise problem(exc, "body.segment") from None
     if isinstance(payload, DigestCreate):
         plan = plan_digest(
             session, settings, payload.list, when, since=payload.since, include=payload.include
         )
-        created = create_digest(session, settings, plan)
+        created = create_digest(session, settings, plan, options)
         if created is None:
             since = plan.since.isoformat(timespec="minutes")
             raise ApiProblem(409, f"nothing new in {payload.list} since {since}", "body.since")
         return created
     if isinstance(payload, ArticleCampaignCreate):
         try:
-            return create_article(session, settings, payload.article, payload.list, when)
+            return create_article(session, settings, payload.article, payload.list, when, options)
         except NotFound as exc:
             raise problem(exc, "body.article") from None
     return create_note(
-        session, settings, payload.list, payload.subject, payload.body_markdown, when
+        session, settings, payload.list, payload.subject, payload.body_markdown, when, options
     )
 
 

@@ -38,6 +38,8 @@ from dispatch.errors import (
     NotFound,
     RenderError,
     ScheduleError,
+    SegmentError,
+    TagError,
 )
 
 PREFIX = "/api"
@@ -52,6 +54,8 @@ STATUS_OF: tuple[tuple[type[DispatchError], int], ...] = (
     (RenderError, 422),
     (ScheduleError, 422),
     (MediaError, 422),
+    (SegmentError, 422),
+    (TagError, 422),
 )
 
 

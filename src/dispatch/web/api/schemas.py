@@ -32,6 +32,10 @@ AttributeValue = (
     | None
 )
 ATTRIBUTES_MAX = 50
+TAGS_MAX = 100
+SegmentName = Annotated[str, Field(pattern=NO_NUL, min_length=1, max_length=100)]
+Expression = Annotated[str, Field(pattern=NO_NUL, min_length=1, max_length=4000)]
+SEGMENT_FIELD = Field(None, description="Send only to this saved segment of the list (name).")
 
 
 class Strict(BaseModel):
@@ -167,10 +171,14 @@ class ListOut(BaseModel):
 AttributesIn = Annotated[dict[Short, AttributeValue], Field(max_length=ATTRIBUTES_MAX)]
 
 
+TagsIn = Annotated[list[Tag], Field(max_length=TAGS_MAX)]
+
+
 class SubscriberCreate(Strict):
     email: Email
     name: Short = ""
     attributes: AttributesIn = {}
+    tags: TagsIn = Field([], description="Lower-cased; no `,` or `;` in a tag.")
 
 
 class SubscriberUpdate(Strict):
@@ -180,6 +188,7 @@ class SubscriberUpdate(Strict):
 
     name: Short | None = None
     attributes: AttributesIn | None = Field(None, description="Replaces every attribute.")
+    tags: TagsIn | None = Field(None, description="Replaces every tag.")
 
 
 class SubscriptionOut(BaseModel):
@@ -195,6 +204,7 @@ class SubscriberOut(BaseModel):
     email: str
     name: str
     attributes: dict[str, Any]
+    tags: list[str]
     suppressed: bool
     created_at: datetime
     updated_at: datetime
@@ -238,6 +248,7 @@ class Erasure(BaseModel):
 class DigestCreate(Strict):
     kind: Literal["digest"]
     list: Slug
+    segment: SegmentName | None = SEGMENT_FIELD
     since: AwareDatetime | None = Field(
         None, description="Carry articles published after this (default: the previous digest)."
     )
@@ -249,12 +260,14 @@ class DigestCreate(Strict):
 class ArticleCampaignCreate(Strict):
     kind: Literal["article"]
     list: Slug
+    segment: SegmentName | None = SEGMENT_FIELD
     article: Slug = Field(description="The article's slug.")
 
 
 class NoteCreate(Strict):
     kind: Literal["note"]
     list: Slug
+    segment: SegmentName | None = SEGMENT_FIELD
     subject: Annotated[str, Field(pattern=r"^[^\x00]*\S[^\x00]*$", max_length=500)]
     body_markdown: Annotated[str, Field(pattern=r"^[^\x00]*\S[^\x00]*$", max_length=2_000_000)]
 
@@ -279,12 +292,51 @@ class CampaignOut(BaseModel):
     finished_at: datetime | None
     pause_reason: str | None
     recipients_total: int
+    segment: str | None = Field(None, description="The segment it targets (its name).")
+    segment_expression: str | None = Field(
+        None, description="The segment's expression, as copied when the campaign was created."
+    )
     created_at: datetime
     updated_at: datetime
 
 
 class CampaignCreated(CampaignOut):
     warnings: list[str]
+    recipients: int = Field(description="How many it would reach if sent now.")
+
+
+class SegmentIn(Strict):
+    list: Slug
+    name: SegmentName
+    expression: Expression
+
+
+class SegmentUpdate(Strict):
+    name: SegmentName | None = None
+    expression: Expression | None = None
+
+
+class SegmentCountIn(Strict):
+    list: Slug
+    expression: Expression
+
+
+class SegmentOut(BaseModel):
+    id: int
+    list: str
+    name: str
+    expression: str
+    created_at: datetime
+    updated_at: datetime
+    recipients: int | None = Field(
+        None, description="Confirmed, unsuppressed subscribers it selects now (single reads)."
+    )
+
+
+class SegmentCount(BaseModel):
+    list: str
+    expression: str
+    recipients: int
 
 
 class DeliveryError(BaseModel):

@@ -29,6 +29,7 @@ from dispatch.subscribers import optin
 from dispatch.subscribers.addresses import clean_name, normalise_address, stored_form
 from dispatch.subscribers.erase import erase_subscriber
 from dispatch.subscribers.membership import add_subscriber
+from dispatch.subscribers.tags import set_tags, tags_of
 from dispatch.subscribers.transactional import Mail
 from dispatch.tokens import ListClaim
 from dispatch.web import subscribe
@@ -72,6 +73,7 @@ def subscriber_out(session: Session, person: Subscriber) -> SubscriberOut:
         email=person.email,
         name=person.name,
         attributes=dict(person.attributes),
+        tags=tags_of(session, person.id),
         suppressed=optin.is_suppressed(session, person.email),
         created_at=person.created_at,
         updated_at=person.updated_at,
@@ -116,6 +118,7 @@ async def create(request: Request, payload: SubscriberCreate) -> SubscriberOut:
         )
         session.add(person)
         session.flush()
+        set_tags(session, person.id, payload.tags)
         return subscriber_out(session, person)
 
     return await in_store(request, work, field="body.email")
@@ -138,10 +141,10 @@ async def update(
     ref: str = Ref,
     principal: ApiPrincipal = WRITE,
 ) -> SubscriberOut | Response:
-    """Change the name and/or replace the attributes. The subscriber comes back only to
+    """Change the name and/or replace the attributes and/or the tags. The subscriber comes back only to
     a token that may read subscribers; a write-only token gets 204."""
-    if payload.name is None and payload.attributes is None:
-        raise ApiProblem(422, "nothing to change: give name and/or attributes", "body")
+    if payload.name is None and payload.attributes is None and payload.tags is None:
+        raise ApiProblem(422, "nothing to change: give name, attributes and/or tags", "body")
     when = now(request)
     readable = principal.allows("subscribers:read")
 
@@ -151,6 +154,8 @@ async def update(
             person.name = clean_name(payload.name)
         if payload.attributes is not None:
             person.attributes = dict(payload.attributes)
+        if payload.tags is not None:
+            set_tags(session, person.id, payload.tags)
         person.updated_at = when
         session.flush()
         return subscriber_out(session, person) if readable else None
