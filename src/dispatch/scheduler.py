@@ -9,6 +9,7 @@ on the same database, explicit ids, `replace_existing=True`, `coalesce=True`,
     upstream:poll       every minute (sources that are due)  persistent
     bounces:poll        every [bounces.imap] interval        persistent, when host is set
     campaigns:run-due   every run_due_seconds, and at start  in memory
+    lists:watch         every run_due_seconds                in memory (lists edited in the admin)
     articles:publish    every run_due_seconds, and at start  in memory (scheduled articles)
     feeds:watch         every few seconds (debounce)         in memory
 
@@ -50,6 +51,7 @@ from dispatch import digest_periods, jobs, schedlock
 from dispatch.cron import cron_trigger
 from dispatch.errors import SchedulerLocked
 from dispatch.jobs import JobContext
+from dispatch.lists import live_settings
 from dispatch.logs import event
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,8 @@ class SchedulerService:
         self._lost = False  # the lock is gone for now: not firing
         self._checking = threading.Lock()
         self._guarding = threading.Event()  # set: the lock guard stops
+        self._digest_shape: dict[str, tuple[str, str]] | None = None
+        self._zones: dict[str, str] = {}  # list key → time zone, as last registered
         self._guard = threading.Thread(target=self._watch_lock, name="scheduler-lock", daemon=True)
         self.scheduler = BackgroundScheduler(
             jobstores={
@@ -197,13 +201,7 @@ class SchedulerService:
 
     def _register(self) -> None:
         settings, grace = self.context.settings, int(self.settings.misfire_grace_hours * 3600)
-        digests = set()
-        for item in settings.lists:
-            job_id = f"digest:{item.slug}"
-            trigger = cron_trigger(item.schedule, settings.list_timezone(item))
-            self._add(job_id, jobs.send_digest, trigger, "default", grace, args=(item.slug,))
-            self._recover(item.slug, job_id, trigger, grace)
-            digests.add(job_id)
+        self._register_digests()
         minutes = self.settings.feed_refresh_minutes
         self._add("feeds:refresh", jobs.refresh_feeds, _every(minutes * 60), "default", grace)
         upstream = _every(UPSTREAM_CHECK_SECONDS)  # poll_all polls the sources that are due
@@ -214,21 +212,43 @@ class SchedulerService:
             self._add("bounces:poll", jobs.poll_bounces, every, "default", grace)
         elif self.scheduler.get_job("bounces:poll", jobstore="default") is not None:
             self.scheduler.remove_job("bounces:poll", jobstore="default")
-        for job in self.scheduler.get_jobs(jobstore="default"):
-            if job.id.startswith("digest:") and job.id not in digests:
-                self.scheduler.remove_job(job.id, jobstore="default")
-                event(log, "scheduler.job_removed", job=job.id, reason="list no longer configured")
         now = datetime.now(UTC)
         due = _every(self.settings.run_due_seconds)
         self._add("campaigns:run-due", jobs.run_due_campaigns, due, "memory", next_run_time=now)
         self._add("articles:publish", jobs.publish_scheduled, due, "memory", next_run_time=now)
         watch = _every(max(1.0, self.settings.debounce_seconds / 2))
         self._add("feeds:watch", jobs.watch_articles, watch, "memory")
+        self._add("lists:watch", self._watch_lists, due, "memory")
 
-    def _recover(self, slug: str, job_id: str, trigger: BaseTrigger, grace: int) -> None:
+    def _watch_lists(self, *, run: jobs.Run | None = None) -> None:
+        """Lists edited in the admin: their digest jobs follow (schedule, time zone)."""
+        self._register_digests()
+
+    def _register_digests(self) -> None:
+        """One digest job per stored list (`lists.live_settings`), re-registered only when
+        a list's key, schedule or time zone changed since the last time."""
+        with self.context.db.session() as session:
+            settings = live_settings(session, self.context.settings)
+        zones = {item.slug: settings.list_timezone(item) for item in settings.lists}
+        shape = {item.slug: (item.schedule, zones[item.slug]) for item in settings.lists}
+        if shape == self._digest_shape:
+            return
+        grace, digests = int(self.settings.misfire_grace_hours * 3600), set()
+        for item in settings.lists:
+            job_id = f"digest:{item.slug}"
+            trigger = cron_trigger(item.schedule, zones[item.slug])
+            self._add(job_id, jobs.send_digest, trigger, "default", grace, args=(item.slug,))
+            if item.slug not in self._zones:
+                self._recover(item.slug, job_id, trigger, grace, zones[item.slug])
+            digests.add(job_id)
+        for job in self.scheduler.get_jobs(jobstore="default"):
+            if job.id.startswith("digest:") and job.id not in digests:
+                self.scheduler.remove_job(job.id, jobstore="default")
+                event(log, "scheduler.job_removed", job=job.id, reason="list no longer stored")
+        self._digest_shape, self._zones = shape, zones
+
+    def _recover(self, slug: str, job_id: str, trigger: BaseTrigger, grace: int, zone: str) -> None:
         """Send the newest digest period a crash lost, if any (`digest_periods`)."""
-        settings = self.context.settings
-        zone = settings.list_timezone(settings.list(slug))
         stored = self.scheduler.get_job(job_id, jobstore="default")
         lost = digest_periods.find_lost(
             self.context.db,
@@ -289,7 +309,7 @@ class SchedulerService:
             reason = f"later than the {grace:g} h grace period: skipped"
             slug = job_event.job_id.partition(":")[2]
             if job_event.job_id.startswith("digest:") and slug in self._slugs():
-                zone = self.context.settings.list_timezone(self.context.settings.list(slug))
+                zone = self._zones[slug]
                 key = jobs.period_key(slug, when, zone)
                 digest_periods.record_missed(self.context.db, slug, when, key, reason)
                 return
@@ -313,7 +333,7 @@ class SchedulerService:
             )
 
     def _slugs(self) -> set[str]:
-        return {item.slug for item in self.context.settings.lists}
+        return set(self._zones)
 
     def health(self) -> dict[str, Any]:
         running = self.scheduler.running and self.lost_to is None

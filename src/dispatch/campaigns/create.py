@@ -28,7 +28,7 @@ from dispatch.campaigns.content import TEST_PREFIX, CampaignRenderer, render_cam
 from dispatch.config import Settings
 from dispatch.errors import CampaignError
 from dispatch.ingest.articles import resolve_article
-from dispatch.lists import get_list
+from dispatch.lists import get_list, live_settings
 from dispatch.render.digest import default_since, select_articles
 from dispatch.store.models import (
     Article,
@@ -84,7 +84,7 @@ def plan_digest(
     """The articles a digest of `list_slug` would carry if created at `now`: those since
     `since` when given (an editor's choice), else since the previous digest; without
     those the list got as one-offs, unless their slugs are in `include`."""
-    item = settings.list(list_slug)
+    item = live_settings(session, settings).list(list_slug)
     mailing_list = get_list(session, list_slug)
     if since is None:
         since = _previous_digest(session, mailing_list) or default_since(
@@ -186,7 +186,7 @@ class Draft:
 def _create(
     session: Session, settings: Settings, draft: Draft, options: Options, now: datetime
 ) -> Created:
-    settings.list(draft.list_slug)  # ConfigError for a list no longer configured
+    live_settings(session, settings).list(draft.list_slug)  # ConfigError: no such list
     mailing_list: MailingList = get_list(session, draft.list_slug)
     test_to = normalise_address(options.test_to) if options.test_to else None
     campaign = Campaign(

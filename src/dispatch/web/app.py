@@ -36,6 +36,7 @@ from dispatch.web import (
 )
 from dispatch.web import metrics as metrics_route
 from dispatch.web.head import HeadAsGet
+from dispatch.web.live_lists import LiveLists
 from dispatch.web.pages import STATIC_PREFIX, Pages, static_folder
 from dispatch.web.sending import build_sending
 
@@ -93,6 +94,7 @@ def create_app(
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     metrics_route.mount(app, registry)  # GET /metrics, a registry of its own
     api.install(app)  # last: its JSON error handlers wrap the others for /api paths
+    app.add_middleware(LiveLists)  # settings.lists as stored (the admin edits lists)
     app.add_middleware(HeadAsGet)
     return app
 
