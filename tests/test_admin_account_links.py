@@ -100,7 +100,8 @@ def test_a_reset_link_sets_the_password_once_and_ends_sessions(
     with db.session() as session:
         after = session.scalar(select(Editor.session_version).where(Editor.email == EDITOR))
     assert after == version + 1  # set_password ended the other sessions
-    again = client.post(path, data={"password": "yet another passphrase", "password_again": "yet another passphrase"})  # fmt: skip
+    other = "yet another passphrase"
+    again = client.post(path, data={"password": other, "password_again": other})
     assert again.status_code == 400 and "used already" in again.text
     assert client.get(path).status_code == 400
     assert logs_in(client, EDITOR, NEW)

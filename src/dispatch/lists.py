@@ -3,8 +3,11 @@
 `dispatch init` (`sync_lists`) creates a row for every configured list that has none,
 and keeps rows nobody edited (`edited_at` NULL) in step with config.toml. Once an editor
 changes a list (the admin, `dispatch lists create|edit`), `edited_at` is set and config
-edits to that list are ignored from then on (`init` says so). A list removed from
-config.toml stays in the store: the store is the truth.
+edits to that list are ignored from then on (`init` says so).
+
+Which lists are live (scheduled, offered, sendable): every list editors created or
+edited, and every configured one. A list only ever seeded from config.toml and then
+removed from it is retired: its row stays for history (campaigns, archive), as before.
 
 Everything that needs a list's settings (sender, schedule, time zone, double opt-in)
 reads them through `stored_lists` / `live_settings`, never from `settings.lists`
@@ -83,10 +86,13 @@ def as_settings(row: MailingList) -> ListSettings:
 
 
 def stored_lists(session: Session, settings: Settings) -> tuple[ListSettings, ...]:
-    """Every list, as stored (oldest first), then configured lists `init` has not stored
-    yet (they cannot be subscribed to before, but their pages and previews work)."""
+    """Every live list as stored (oldest first), then configured lists `init` has not
+    stored yet (they cannot be subscribed to before, but their pages and previews work)."""
+    configured = {item.slug for item in settings.lists}
     rows = session.scalars(select(MailingList).order_by(MailingList.id))
-    stored = tuple(as_settings(row) for row in rows)
+    stored = tuple(
+        as_settings(row) for row in rows if row.edited_at is not None or row.slug in configured
+    )
     known = {item.slug for item in stored}
     return stored + tuple(item for item in settings.lists if item.slug not in known)
 

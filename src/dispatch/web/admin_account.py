@@ -25,9 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.auth.account_links import AccountLinks
+from dispatch.auth.account_mail import send_account_mail
 from dispatch.auth.deps import CurrentEditor, require_admin
 from dispatch.auth.editors import create_editor, login_key, parse_role, set_password
-from dispatch.auth.account_mail import send_account_mail
 from dispatch.auth.services import auth_services
 from dispatch.config import Settings
 from dispatch.errors import AccountError, InvalidAddress, TokenError, TokenExpired

@@ -19,6 +19,7 @@ from dispatch.web.admin import (
     list_settings,
     media,
     outbox,
+    subscriber_page,
     subscribers,
     tokens,
 )
@@ -31,6 +32,7 @@ ROUTERS = (
     media.router,
     list_settings.router,
     subscribers.router,
+    subscriber_page.router,
     campaigns.router,
     campaign_actions.router,
     outbox.router,
