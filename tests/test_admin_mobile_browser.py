@@ -1,4 +1,4 @@
-"""The admin's tables on a 390 px phone (Debian's chromium via Playwright, 390×844):
+"""The admin's tables on a 390 px phone (Debian's chromium via Playwright, 390x844):
 on the subscribers, campaigns, lists and articles pages, every row's status and action
 cells lie inside the viewport's width (their bounding boxes), the page never scrolls
 sideways, and the actions can be clicked. Screenshots go to the test's tmp_path
