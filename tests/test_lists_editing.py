@@ -169,3 +169,34 @@ def test_only_admins_change_lists(settings: Settings, db: Database) -> None:
         editor = Admin(client, EDITOR)
         refused = editor.post("/admin/lists/new", {"slug": "x", "name": "X"})
         assert refused.status_code == 403
+
+
+def test_mail_goes_out_with_the_stored_sender(
+    admin: Admin, db: Database, settings: Settings
+) -> None:
+    """A confirmation for a list made in the admin, and a campaign of an edited list,
+    carry the sender saved in the admin, not config.toml's."""
+    import email
+    from email.policy import default
+
+    from dispatch.campaigns.create import create_note
+    from dispatch.campaigns.start import start_campaign
+    from support.campaigns import add_subscribers
+
+    form = {"slug": "lisbon", "name": "Lisboa", "from_name": "Redação Lx"}
+    form |= {"from_email": "lx@dispatch.example", "schedule": "0 9 * * 1", "double_opt_in": "1"}
+    assert admin.post("/admin/lists/new", form).status_code == 303
+    signed = admin.client.post("/subscribe", data={"email": "leitor@example.com", "list": "lisbon"})
+    assert signed.status_code == 200
+    (sent,) = (Path(settings.delivery.outbox.dir) / "0").glob("*.eml")
+    message = email.message_from_bytes(sent.read_bytes(), policy=default)
+    assert message["From"].addresses[0].addr_spec == "lx@dispatch.example"
+    assert message["From"].addresses[0].display_name == "Redação Lx"
+    with db.session() as session:
+        edit_list(session, settings, LIST, {"from_email": "am@dispatch.example"}, NOW)
+    add_subscribers(db, LIST, 2)
+    with db.session() as session:
+        created = create_note(session, settings, LIST, "Hello", "Body", NOW)
+        start_campaign(session, created.campaign, settings, NOW)
+        assert created.campaign.snapshot is not None
+        assert created.campaign.snapshot["from_email"] == "am@dispatch.example"
