@@ -200,3 +200,22 @@ def test_mail_goes_out_with_the_stored_sender(
         start_campaign(session, created.campaign, settings, NOW)
         assert created.campaign.snapshot is not None
         assert created.campaign.snapshot["from_email"] == "am@dispatch.example"
+
+
+def test_a_list_made_with_the_cli_works_with_send_list(
+    cli: Callable[..., Result], tmp_path: Path, settings: Settings
+) -> None:
+    assert cli("init").exit_code == 0
+    made = cli(
+        "lists", "create", "porto", "--name", "Porto", "--from-name", "Porto desk",
+        "--from-email", "porto@dispatch.example", "--single-opt-in",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    added = cli("subscribers", "add", "ana@example.com", "--list", "porto", "--confirmed")
+    assert added.exit_code == 0, added.output
+    body = tmp_path / "note.md"
+    body.write_text("Olá **Porto**.", encoding="utf-8")
+    sent = cli("send", "note", "--list", "porto", "--subject", "Olá", "--body", str(body), "-y")
+    assert sent.exit_code == 0, sent.output
+    files = list(Path(settings.delivery.outbox.dir).rglob("*.eml"))
+    assert len(files) == 1 and b"porto@dispatch.example" in files[0].read_bytes()
