@@ -33,10 +33,16 @@ class AppContext:
 
     def stored_settings(self) -> Settings:
         """The settings with `lists` as the store has them (`dispatch.lists.live_settings`):
-        lists created or edited in the admin count, as `--list` names them."""
+        lists created or edited in the admin count, as `--list` names them. Before
+        `dispatch init` made the tables, config.toml's lists are all there is."""
+        from sqlalchemy import inspect
+
         from dispatch.lists import live_settings
 
-        with self.database().session() as session:
+        database = self.database()
+        if not inspect(database.engine).has_table("lists"):
+            return self.settings()
+        with database.session() as session:
             return live_settings(session, self.settings())
 
     def database(self) -> Database:
