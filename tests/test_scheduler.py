@@ -71,9 +71,30 @@ def test_restarts_keep_exactly_one_stored_job_per_id(
         "campaigns:run-due",
         "articles:publish",
         "feeds:watch",
+        "lists:watch",
     }
     health = third.health()
-    assert health["state"] == "running" and health["jobs"] == 7
+    assert health["state"] == "running" and health["jobs"] == 8
+
+
+def test_a_list_edited_or_created_in_the_store_gets_its_digest_job(
+    db: Database, settings: Settings, services: list[SchedulerService]
+) -> None:
+    from dispatch.list_editing import create_list, edit_list
+
+    service = start(services, db, settings)
+    now = datetime.now(UTC)
+    with db.session() as session:
+        edit_list(
+            session, settings, LIST, {"schedule": "15 9 * * *", "timezone": "Asia/Tokyo"}, now
+        )
+        values = {"slug": "lisbon", "name": "Lx", "from_name": "Lx", "from_email": "lx@x.example"}
+        create_list(session, settings, values | {"schedule": "0 6 * * 1"}, now)
+    service._watch_lists()  # what the lists:watch job does every run_due_seconds
+    trigger = service.scheduler.get_job(f"digest:{LIST}").trigger
+    assert str(trigger.timezone) == "Asia/Tokyo" and "hour='9'" in str(trigger)
+    assert service.scheduler.get_job("digest:lisbon") is not None
+    assert stored_jobs(db)["digest:lisbon"] == 1
 
 
 def test_the_digest_fires_at_seven_london_time_on_the_day_clocks_go_forward(

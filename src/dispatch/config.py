@@ -136,6 +136,11 @@ class SiteSettings(Section):
 
 class SecuritySettings(Section):
     secret_key_file: Path | None = None
+    # Password reset and invitation mails to editors come from this address (unset: the
+    # first list's from_email), named after site.title.
+    account_from_email: Email | None = None
+    reset_link_minutes: int = Field(default=60, ge=5, le=24 * 60)  # single use as well
+    invite_link_days: int = Field(default=7, ge=1, le=30)  # single use as well
 
     _resolve_paths = field_validator("secret_key_file")(_resolve)
 

@@ -29,6 +29,8 @@ The tree::
     ├── AuthError                      a login, session cookie or API token is refused (why)
     ├── AccountError(DispatchError, ValueError)
     │                                  an editor or API token cannot be created or changed (why)
+    ├── ListError(DispatchError, ValueError)
+    │                                  a list cannot be created or changed as asked (field, why)
     └── TokenError(DispatchError, ValueError)
         │                              a signed link token is forged, tampered or malformed
         └── TokenExpired               a signed link token is genuine but too old
@@ -149,3 +151,7 @@ class AuthError(DispatchError):
 class AccountError(DispatchError, ValueError):
     """An editor or API token cannot be created or changed as asked (duplicate, weak password,
     unknown scope); `str()` names it and says why."""
+
+
+class ListError(DispatchError, ValueError):
+    """A mailing list cannot be created or changed as asked (which field, why)."""

@@ -43,7 +43,7 @@ from dispatch.executor import Executor
 from dispatch.executor.context import EngineContext
 from dispatch.ingest.upstream import poll_all
 from dispatch.ingest.upstream_report import PollReport
-from dispatch.lists import get_list
+from dispatch.lists import get_list, live_settings
 from dispatch.logs import event
 from dispatch.metrics import Metrics
 from dispatch.publish import publish_feeds
@@ -128,7 +128,8 @@ def send_digest(
     became of the period is kept in `digest_runs`, in the same transaction as the
     campaign, so a restart can tell a handled period from a lost one."""
     ctx, scheduled_for = _bound(run).context, _bound(run).scheduled_for
-    settings = ctx.settings
+    with ctx.db.session() as session:
+        settings = live_settings(session, ctx.settings)
     zone = settings.list_timezone(settings.list(list_slug))
     track = track_of(list_slug, edition)
     key = period_key(track, scheduled_for, zone)

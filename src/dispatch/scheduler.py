@@ -10,6 +10,7 @@ on the same database, explicit ids, `replace_existing=True`, `coalesce=True`,
     upstream:poll       every minute (sources that are due)  persistent
     bounces:poll        every [bounces.imap] interval        persistent, when host is set
     campaigns:run-due   every run_due_seconds, and at start  in memory
+    lists:watch         every run_due_seconds                in memory (lists edited in the admin)
     articles:publish    every run_due_seconds, and at start  in memory (scheduled articles)
     feeds:watch         every few seconds (debounce)         in memory
 
@@ -51,6 +52,7 @@ from dispatch import digest_periods, jobs, schedlock
 from dispatch.cron import cron_trigger
 from dispatch.errors import SchedulerLocked
 from dispatch.jobs import JobContext
+from dispatch.lists import live_settings
 from dispatch.logs import event
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,8 @@ class SchedulerService:
         self._lost = False  # the lock is gone for now: not firing
         self._checking = threading.Lock()
         self._guarding = threading.Event()  # set: the lock guard stops
+        self._digest_shape: dict[str, tuple[str, str]] | None = None
+        self._zones: dict[str, str] = {}  # list key → time zone, as last registered
         self._guard = threading.Thread(target=self._watch_lock, name="scheduler-lock", daemon=True)
         self.scheduler = BackgroundScheduler(
             jobstores={
@@ -198,17 +202,7 @@ class SchedulerService:
 
     def _register(self) -> None:
         settings, grace = self.context.settings, int(self.settings.misfire_grace_hours * 3600)
-        digests = set()
-        for item in settings.lists:
-            # `[[lists.digests]]` editions replace the list's own schedule when given.
-            editions = [(e.name, e.schedule) for e in item.digests] or [(None, item.schedule)]
-            for edition, cron in editions:
-                job_id = f"digest:{jobs.track_of(item.slug, edition)}"
-                trigger = cron_trigger(cron, settings.list_timezone(item))
-                args = (item.slug, edition) if edition else (item.slug,)
-                self._add(job_id, jobs.send_digest, trigger, "default", grace, args=args)
-                self._recover(item.slug, job_id, trigger, grace, edition)
-                digests.add(job_id)
+        self._register_digests()
         minutes = self.settings.feed_refresh_minutes
         self._add("feeds:refresh", jobs.refresh_feeds, _every(minutes * 60), "default", grace)
         upstream = _every(UPSTREAM_CHECK_SECONDS)  # poll_all polls the sources that are due
@@ -219,16 +213,51 @@ class SchedulerService:
             self._add("bounces:poll", jobs.poll_bounces, every, "default", grace)
         elif self.scheduler.get_job("bounces:poll", jobstore="default") is not None:
             self.scheduler.remove_job("bounces:poll", jobstore="default")
-        for job in self.scheduler.get_jobs(jobstore="default"):
-            if job.id.startswith("digest:") and job.id not in digests:
-                self.scheduler.remove_job(job.id, jobstore="default")
-                event(log, "scheduler.job_removed", job=job.id, reason="list no longer configured")
         now = datetime.now(UTC)
         due = _every(self.settings.run_due_seconds)
         self._add("campaigns:run-due", jobs.run_due_campaigns, due, "memory", next_run_time=now)
         self._add("articles:publish", jobs.publish_scheduled, due, "memory", next_run_time=now)
         watch = _every(max(1.0, self.settings.debounce_seconds / 2))
         self._add("feeds:watch", jobs.watch_articles, watch, "memory")
+        self._add("lists:watch", self._watch_lists, due, "memory")
+
+    def _watch_lists(self, *, run: jobs.Run | None = None) -> None:
+        """Lists edited in the admin: their digest jobs follow (schedule, time zone)."""
+        self._register_digests()
+
+    def _register_digests(self) -> None:
+        """One digest job per stored list (`lists.live_settings`) or, for a list with
+        `[[lists.digests]]` editions, one per edition (they replace the list's own
+        schedule); re-registered only when a list's key, schedules or time zone changed."""
+        with self.context.db.session() as session:
+            settings = live_settings(session, self.context.settings)
+        zones = {item.slug: settings.list_timezone(item) for item in settings.lists}
+        shape = {
+            item.slug: (
+                item.schedule,
+                tuple((e.name, e.schedule) for e in item.digests),
+                zones[item.slug],
+            )
+            for item in settings.lists
+        }
+        if shape == self._digest_shape:
+            return
+        grace, digests = int(self.settings.misfire_grace_hours * 3600), set()
+        for item in settings.lists:
+            editions = [(e.name, e.schedule) for e in item.digests] or [(None, item.schedule)]
+            for edition, cron in editions:
+                job_id = f"digest:{jobs.track_of(item.slug, edition)}"
+                trigger = cron_trigger(cron, zones[item.slug])
+                args = (item.slug, edition) if edition else (item.slug,)
+                self._add(job_id, jobs.send_digest, trigger, "default", grace, args=args)
+                if item.slug not in self._zones:
+                    self._recover(item.slug, job_id, trigger, grace, zones[item.slug], edition)
+                digests.add(job_id)
+        for job in self.scheduler.get_jobs(jobstore="default"):
+            if job.id.startswith("digest:") and job.id not in digests:
+                self.scheduler.remove_job(job.id, jobstore="default")
+                event(log, "scheduler.job_removed", job=job.id, reason="list no longer stored")
+        self._digest_shape, self._zones = shape, zones
 
     def _recover(
         self,
@@ -236,11 +265,10 @@ class SchedulerService:
         job_id: str,
         trigger: BaseTrigger,
         grace: int,
+        zone: str,
         edition: str | None = None,
     ) -> None:
         """Send the newest digest period a crash lost, if any (`digest_periods`)."""
-        settings = self.context.settings
-        zone = settings.list_timezone(settings.list(slug))
         track = jobs.track_of(slug, edition)
         stored = self.scheduler.get_job(job_id, jobstore="default")
         lost = digest_periods.find_lost(
@@ -303,7 +331,7 @@ class SchedulerService:
             track = job_event.job_id.partition(":")[2]
             slug = track.partition("/")[0]
             if job_event.job_id.startswith("digest:") and slug in self._slugs():
-                zone = self.context.settings.list_timezone(self.context.settings.list(slug))
+                zone = self._zones[slug]
                 key = jobs.period_key(track, when, zone)
                 digest_periods.record_missed(self.context.db, track, when, key, reason)
                 return
@@ -327,7 +355,7 @@ class SchedulerService:
             )
 
     def _slugs(self) -> set[str]:
-        return {item.slug for item in self.context.settings.lists}
+        return set(self._zones)
 
     def health(self) -> dict[str, Any]:
         running = self.scheduler.running and self.lost_to is None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dispatch import config
 from dispatch.config import Settings
-from dispatch.lists import sync_lists
+from dispatch.lists import seed_lists
 from dispatch.store import migrate
 from dispatch.store.database import Database, check_connection
 
@@ -22,6 +22,7 @@ class InitReport:
     folders: list[Path] = field(default_factory=list)
     revision: str | None = None
     lists: list[str] = field(default_factory=list)
+    lists_kept: list[str] = field(default_factory=list)  # edited by editors: config ignored
 
 
 def default_config_text() -> str:
@@ -44,7 +45,8 @@ def initialise(path: Path) -> tuple[Settings, InitReport]:
     try:
         report.revision = upgrade_database(database)
         with database.session() as session:
-            report.lists = [row.slug for row in sync_lists(session, settings)]
+            rows, seeded = seed_lists(session, settings)
+            report.lists, report.lists_kept = [row.slug for row in rows], seeded.kept
     finally:
         database.dispose()
     return settings, report

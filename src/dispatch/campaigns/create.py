@@ -31,7 +31,7 @@ from dispatch.campaigns.content import TEST_PREFIX, CampaignRenderer, render_cam
 from dispatch.config import Settings
 from dispatch.errors import CampaignError
 from dispatch.ingest.articles import resolve_article
-from dispatch.lists import get_list
+from dispatch.lists import get_list, live_settings
 from dispatch.render.digest import default_since, select_articles
 from dispatch.segments.saved import find_segment
 from dispatch.store.models import (
@@ -92,7 +92,7 @@ def plan_digest(
     `since` when given (an editor's choice), else since the previous digest (of the same
     `edition`, a `[[lists.digests]]` name, when given); without those the list got as
     one-offs, unless their slugs are in `include`."""
-    item = settings.list(list_slug)
+    item = live_settings(session, settings).list(list_slug)
     mailing_list = get_list(session, list_slug)
     schedule = item.digest(edition).schedule if edition else item.schedule
     if since is None:
@@ -220,7 +220,7 @@ class Draft:
 def _create(
     session: Session, settings: Settings, draft: Draft, options: Options, now: datetime
 ) -> Created:
-    settings.list(draft.list_slug)  # ConfigError for a list no longer configured
+    live_settings(session, settings).list(draft.list_slug)  # ConfigError: no such list
     mailing_list: MailingList = get_list(session, draft.list_slug)
     test_to = normalise_address(options.test_to) if options.test_to else None
     campaign = Campaign(

@@ -20,6 +20,7 @@ from dispatch.config import Settings
 from dispatch.delivery.message import ListIdentity
 from dispatch.delivery.mime import Mailbox, feedback_id
 from dispatch.errors import CampaignError
+from dispatch.lists import live_settings
 from dispatch.logs import event
 from dispatch.store.models import Campaign, CampaignStatus
 
@@ -93,6 +94,7 @@ def start_campaign(
     confirmed yet), and reporting it "sent" would hide that. Starting twice (a double
     click, two requests at once) raises `AlreadyStarted` for all but the first."""
     _begin(session, campaign, now)
+    settings = live_settings(session, settings)  # sender and name as stored now
     list_slug = campaign.mailing_list.slug
     prepared = render_campaign(CampaignRenderer(settings), session, campaign, now)
     campaign.snapshot = freeze(

@@ -45,7 +45,7 @@ def import_command(
     media store (public_dir/media/); a file moved elsewhere stays the same article
     ("moved"); articles an editor changed are not overwritten ("conflict")."""
     context = app_context(ctx)
-    settings = context.settings()
+    settings = context.stored_settings()
     report = import_paths(
         context.database(), settings, paths, prepare=lambda s, root: copy_images(s, root, settings)
     )

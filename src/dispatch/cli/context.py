@@ -31,6 +31,20 @@ class AppContext:
             self._settings = config.load(self.config_path)
         return self._settings
 
+    def stored_settings(self) -> Settings:
+        """The settings with `lists` as the store has them (`dispatch.lists.live_settings`):
+        lists created or edited in the admin count, as `--list` names them. Before
+        `dispatch init` made the tables, config.toml's lists are all there is."""
+        from sqlalchemy import inspect
+
+        from dispatch.lists import live_settings
+
+        database = self.database()
+        if not inspect(database.engine).has_table("lists"):
+            return self.settings()
+        with database.session() as session:
+            return live_settings(session, self.settings())
+
     def database(self) -> Database:
         if self._database is None:
             self._database = Database(self.settings().database)

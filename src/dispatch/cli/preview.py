@@ -39,7 +39,7 @@ def digest(
 ) -> None:
     """The digest a list would send now. Exits 1, writing nothing, when nothing is new."""
     context = app_context(ctx)
-    settings = context.settings()
+    settings = context.stored_settings()
     item = settings.list(list_slug)
     zone = ZoneInfo(settings.list_timezone(item))
     now = utcnow()
@@ -69,7 +69,7 @@ def article(
 ) -> None:
     """A single article sent on its own."""
     context = app_context(ctx)
-    settings = context.settings()
+    settings = context.stored_settings()
     with context.database().session() as session:
         row = resolve_article(session, slug)
         item = settings.list(list_slug) if list_slug else _list_for(settings, row.section)

@@ -61,7 +61,7 @@ def digest(
     """The list's articles published since its previous digest (nothing new: no send).
     Articles the list already got as one-off sends are left out unless --include'd."""
     context = app_context(ctx)
-    settings = context.settings()
+    settings = context.stored_settings()
     zone = settings.list_timezone(settings.list(list_slug))
     start = parse_time(since, zone) if since else None
 
@@ -99,7 +99,7 @@ def article(
 ) -> None:
     """One article on its own."""
     context = app_context(ctx)
-    settings = context.settings()
+    settings = context.stored_settings()
     _send(
         context,
         lambda session, now, options: create_article(
@@ -131,7 +131,7 @@ def note(
 ) -> None:
     """A one-off message written by an editor: a subject and a Markdown body."""
     context = app_context(ctx)
-    settings = context.settings()
+    settings = context.stored_settings()
     text = body.read_text(encoding="utf-8")
     _send(
         context,
@@ -173,7 +173,7 @@ def _send(
     allow_empty: bool,
     segment: str | None = None,
 ) -> None:
-    settings = context.settings()
+    settings = context.stored_settings()
     check_sender(settings)  # a missing key or password is found before anything is created
     db = context.database()
     now = utcnow()

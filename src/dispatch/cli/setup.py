@@ -29,6 +29,9 @@ def init(ctx: typer.Context) -> None:
         console.print(f"created secret key {settings.security.secret_key_file}")
     console.print(f"database {_safe_url(settings.database.url)} at revision {report.revision}")
     console.print(f"lists: {', '.join(report.lists) or 'none configured'}")
+    if report.lists_kept:
+        kept = ", ".join(report.lists_kept)
+        console.print(f"lists kept as editors changed them (config.toml ignored): {kept}")
 
 
 @db_app.command("upgrade")

@@ -78,7 +78,7 @@ def confirm_pending_command(
     hour per address; never to a suppressed one). They receive nothing else until they
     confirm."""
     context = app_context(ctx)
-    settings = context.settings()
+    settings = context.stored_settings()
     settings.list(list_slug)
     if not yes:
         typer.confirm(

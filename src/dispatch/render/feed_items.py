@@ -19,6 +19,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
+from dispatch.lists import live_settings
 from dispatch.media.store import MediaStore
 from dispatch.render.feed_ids import (
     FeedTarget,
@@ -66,6 +67,7 @@ class FeedData:
 
 def collect_feeds(session: Session, settings: Settings, now: datetime) -> list[FeedData]:
     """Every feed with its entries live at `now`: the site, each list, each section."""
+    settings = live_settings(session, settings)  # lists created or edited in the admin
     names = _section_names(session, now)
     targets = [
         site_target(settings),

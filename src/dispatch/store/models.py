@@ -161,7 +161,7 @@ class ArticleSlug(Base):
 
 
 class MailingList(Base):
-    """A list subscribers join; its settings are synced from config.toml."""
+    """A list subscribers join: seeded from config.toml by `dispatch init`, then the truth."""
 
     __tablename__ = "lists"
 
@@ -177,6 +177,9 @@ class MailingList(Base):
     reply_to: Mapped[str | None] = mapped_column(String(320))
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when an editor changed the list (admin, `dispatch lists edit`): from then on
+    # `dispatch init` leaves it alone; NULL lists still follow config.toml.
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def new_token_key() -> str:
@@ -267,6 +270,20 @@ class Suppression(Base):
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
     reason: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuppressionLift(Base):
+    """A suppression an editor lifted: the address, why it was suppressed, and why not now."""
+
+    __tablename__ = "suppression_lifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    previous_reason: Mapped[str] = mapped_column(String(50))
+    suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    lifted_by: Mapped[str] = mapped_column(String(320))
+    lifted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SubscriberMerge(Base):

@@ -25,6 +25,7 @@ from dispatch.delivery.base import Envelope, Outcome, Sender, deliver_one
 from dispatch.delivery.factory import make_sender
 from dispatch.delivery.message import CampaignMessage, ListIdentity, message_id
 from dispatch.delivery.mime import Mailbox
+from dispatch.lists import live_settings
 from dispatch.render.email import EmailRenderer
 from dispatch.render.prepared import PreparedEmail
 from dispatch.render.recipients import signed_recipient
@@ -124,6 +125,7 @@ class Mailer:
     def deliver(self, database: Database, mails: Sequence[Mail]) -> int:
         """Send every mail; returns how many were accepted. A confirmation that was not
         gets its stamp back; an address the provider says does not exist is suppressed."""
+        self.follow_lists(database)
         sent = 0
         for mail in mails:
             attempt = self.send(mail)
@@ -136,6 +138,15 @@ class Mailer:
                 if attempt.bad_address:
                     suppress_address(session, mail.email, reason="bounce")
         return sent
+
+    def follow_lists(self, database: Database) -> None:
+        """Use the lists' sender and names as stored now (an editor may have changed them)."""
+        with database.session() as session:
+            fresh = live_settings(session, self.settings)
+        if fresh.lists != self.settings.lists:
+            self.settings = fresh
+            self.renderer = EmailRenderer(fresh)
+            self._prepared = {}
 
     def send(self, mail: Mail) -> Attempt:
         """Hand one mail to the sender; a refusal is logged with its reason, not raised."""

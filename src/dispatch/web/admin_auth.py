@@ -180,12 +180,32 @@ def login_cookie(secure: bool) -> str:
 
 @router.get("/editors")
 async def editors(request: Request, editor: CurrentEditor = Depends(require_admin)) -> Response:
+    return await editors_page(request, editor)
+
+
+async def editors_page(
+    request: Request, editor: CurrentEditor, status: int = 200, error: str | None = None
+) -> Response:
+    """The editors, with the invitation form (`web.admin_account`)."""
+    from dispatch.web.admin.common import notice_of
+
     rows = await in_store(request, list_editors)
-    return render_admin(request, "editors", editor=editor, editors=rows)
+    return render_admin(
+        request,
+        "editors",
+        status,
+        editor=editor,
+        editors=rows,
+        error=error,
+        notice=notice_of(request),
+    )
 
 
 def install(app: FastAPI) -> None:
+    from dispatch.web import admin_account
+
     app.include_router(router)
+    admin_account.install(app)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(AdminOnly, _refused)
     app.add_exception_handler(CsrfRejected, _refused)

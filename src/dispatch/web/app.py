@@ -36,6 +36,7 @@ from dispatch.web.audit import AuditMiddleware
 from dispatch.web.head import HeadAsGet
 from dispatch.web.health import healthz
 from dispatch.web.limits import BodyLimits, RequestLimits
+from dispatch.web.live_lists import LiveLists
 from dispatch.web.pages import STATIC_PREFIX, Pages, static_folder
 from dispatch.web.security_headers import SecurityHeaders
 from dispatch.web.sending import build_sending
@@ -95,6 +96,7 @@ def create_app(
     metrics_route.mount(app, registry, settings)  # GET /metrics, to the token's holder
     api.install(app)  # last: its JSON error handlers wrap the others for /api paths
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(LiveLists)  # settings.lists as stored (the admin edits lists)
     app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(RequestLimits, limits=BodyLimits.of(settings.web))  # outermost

@@ -49,6 +49,9 @@ NOTICES = {
     "test-sent": "Test sent to your address.",
     "rebuilt": "Feeds rebuilt.",
     "revoked": "Token revoked.",
+    "list-created": "List created: it is offered on the subscribe page now.",
+    "unsuppressed": "The suppression is lifted: the address can be mailed again.",
+    "invited": "Invitation sent.",
 }
 PAGE_SIZE = 50
 

@@ -30,6 +30,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 @dataclass(frozen=True)
 class Person:
+    id: int
     email: str
     name: str
     status: str
@@ -50,6 +51,7 @@ def people(
     mailing_list = get_list(session, list_slug)
     query = (
         select(
+            Subscriber.id,
             Subscriber.email,
             Subscriber.name,
             Subscription.status,
@@ -66,7 +68,7 @@ def people(
         query = query.where(Subscription.status == SubscriptionStatus(status))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Subscriber.email).offset(offset).limit(limit)).all()
-    found = [Person(e, n, SubscriptionStatus(s).value, c, bool(x)) for e, n, s, c, x in rows]
+    found = [Person(i, e, n, SubscriptionStatus(s).value, c, bool(x)) for i, e, n, s, c, x in rows]
     return People(mailing_list.name, found, total)
 
 
@@ -209,4 +211,5 @@ async def erase(request: Request, editor: CurrentEditor = Depends(current_editor
 def _back(form: object) -> str:
     """Back to the list page the form was on (only ever an admin list page)."""
     back = field(form, "back").partition("?")[0]  # type: ignore[arg-type]
-    return back if back.startswith("/admin/lists") and "//" not in back else "/admin/lists"
+    allowed = back.startswith(("/admin/lists", "/admin/subscribers/"))
+    return back if allowed and "//" not in back else "/admin/lists"

@@ -141,8 +141,8 @@ async def update(
     ref: str = Ref,
     principal: ApiPrincipal = WRITE,
 ) -> SubscriberOut | Response:
-    """Change the name and/or replace the attributes and/or the tags. The subscriber comes back only to
-    a token that may read subscribers; a write-only token gets 204."""
+    """Change the name and/or replace the attributes and/or the tags. The subscriber
+    comes back only to a token that may read subscribers; a write-only token gets 204."""
     if payload.name is None and payload.attributes is None and payload.tags is None:
         raise ApiProblem(422, "nothing to change: give name, attributes and/or tags", "body")
     when = now(request)
