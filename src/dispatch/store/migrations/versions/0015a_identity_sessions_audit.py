@@ -13,7 +13,9 @@ Identity that cannot be inherited (issue 15):
   (`dispatch.tokens`); erasing the person erases the key, so their links die with them.
 - `subscribers.legacy_links`: true for the people stored before this revision, whose
   mail carries tokens without a key; those keep working for them (and only for them:
-  ids are never reused from here on). People stored later never accept one.
+  ids are never reused from here on). People stored later never accept one. An id that
+  SQLite had already handed to a second person before this revision cannot be told
+  apart: the first holder's keyless links still reach the second (new mail carries keys).
 
 Sessions and audit (issue 15): `editor_sessions` is the server-side record of each admin
 login (logout and a new password delete rows, so a cookie dies at once); `audit_log`
