@@ -70,10 +70,11 @@ def test_restarts_keep_exactly_one_stored_job_per_id(
     assert {job.id for job in third.scheduler.get_jobs(jobstore="memory")} == {
         "campaigns:run-due",
         "articles:publish",
+        "welcome:send",
         "feeds:watch",
     }
     health = third.health()
-    assert health["state"] == "running" and health["jobs"] == 7
+    assert health["state"] == "running" and health["jobs"] == 8
 
 
 def test_the_digest_fires_at_seven_london_time_on_the_day_clocks_go_forward(

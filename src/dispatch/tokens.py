@@ -28,6 +28,16 @@ class ListClaim:
 
     subscriber_id: int
     list_slug: str
+    campaign_id: int | None = None  # unsubscribe links in campaign mail name the campaign
+
+
+@dataclass(frozen=True)
+class ClickClaim:
+    """What a click token names: a campaign's link, and its reader when tracked per person."""
+
+    campaign_id: int
+    position: int
+    subscriber_id: int | None = None
 
 
 class Tokens:
@@ -46,9 +56,33 @@ class Tokens:
         self._confirm = URLSafeTimedSerializer(
             secret, salt=f"{SALT_PREFIX}confirm", signer_kwargs=_SIGNER
         )
+        self._click = URLSafeSerializer(secret, salt=f"{SALT_PREFIX}click", signer_kwargs=_SIGNER)
 
-    def unsubscribe(self, subscriber_id: int, list_slug: str) -> str:
-        return str(self._unsubscribe.dumps([subscriber_id, list_slug]))
+    def unsubscribe(
+        self, subscriber_id: int, list_slug: str, campaign_id: int | None = None
+    ) -> str:
+        payload: list[Any] = [subscriber_id, list_slug]
+        if campaign_id:
+            payload.append(campaign_id)
+        return str(self._unsubscribe.dumps(payload))
+
+    def click(self, campaign_id: int, position: int, subscriber_id: int | None = None) -> str:
+        """A link's redirect token; names the reader only for per-person tracking."""
+        payload = [campaign_id, position] + ([subscriber_id] if subscriber_id else [])
+        return str(self._click.dumps(payload))
+
+    def verify_click(self, token: str) -> ClickClaim:
+        payload = _load(self._click, token, "click")
+        if not (
+            isinstance(payload, list)
+            and len(payload) in (2, 3)
+            and all(_is_id(value) for value in payload[:1] + payload[2:])
+            and isinstance(payload[1], int)
+            and not isinstance(payload[1], bool)
+            and payload[1] >= 0
+        ):
+            raise TokenError("click token: unexpected content")
+        return ClickClaim(*(int(value) for value in payload))
 
     def preferences(self, subscriber_id: int) -> str:
         return str(self._preferences.dumps([subscriber_id]))
@@ -91,12 +125,13 @@ def _load(
 def _list_claim(payload: Any, purpose: str) -> ListClaim:
     if not (
         isinstance(payload, list)
-        and len(payload) == 2
+        and len(payload) in (2, 3)
         and _is_id(payload[0])
         and isinstance(payload[1], str)
+        and all(_is_id(value) for value in payload[2:])
     ):
         raise TokenError(f"{purpose} token: unexpected content")
-    return ListClaim(int(payload[0]), payload[1])
+    return ListClaim(int(payload[0]), payload[1], int(payload[2]) if len(payload) == 3 else None)
 
 
 def _is_id(value: Any) -> bool:

@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from dispatch.store.models import (
     Campaign,
+    CampaignKind,
     Delivery,
     DeliveryStatus,
     Subscriber,
     Subscription,
     SubscriptionStatus,
     Suppression,
+    WelcomeSend,
 )
 
 DELIVERIES = Delivery.__table__
@@ -58,7 +60,7 @@ def freeze_recipients(session: Session, campaign: Campaign, now: datetime) -> in
     """Insert the campaign's ledger rows (one per recipient); returns how many."""
     if campaign.test_to:
         return _freeze_test(session, campaign, now)
-    people = audience(campaign.list_id).subquery()
+    people = _people(campaign).subquery()
     rows = select(
         literal(campaign.id),
         people.c.id,
@@ -74,6 +76,17 @@ def freeze_recipients(session: Session, campaign: Campaign, now: datetime) -> in
     )
     campaign.recipients_total = int(total or 0)
     return campaign.recipients_total
+
+
+def _people(campaign: Campaign):  # type: ignore[no-untyped-def]
+    """The list's audience; for a welcome step, those the step was given to in this run."""
+    people = audience(campaign.list_id)
+    if campaign.kind == CampaignKind.WELCOME:
+        people = people.join(
+            WelcomeSend,
+            (WelcomeSend.subscriber_id == Subscriber.id) & (WelcomeSend.campaign_id == campaign.id),
+        )
+    return people
 
 
 def _freeze_test(session: Session, campaign: Campaign, now: datetime) -> int:

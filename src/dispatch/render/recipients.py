@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dispatch.render.prepared import Recipient
@@ -20,14 +20,19 @@ def signed_recipient(
     name: str = "",
     attributes: Mapping[str, Any] | None = None,
     with_confirm: bool = False,
+    campaign_id: int | None = None,
+    click_url: Callable[[int], str] | None = None,
 ) -> Recipient:
-    """Unsubscribe, preferences (and confirm) URLs carry tokens naming this subscriber."""
+    """Unsubscribe, preferences (and confirm) URLs carry tokens naming this subscriber
+    (and the campaign the unsubscribe link comes from); `click_url(n)` makes the tracked
+    link number n of a per-person tracked campaign."""
     confirm = urls.confirm(tokens.confirm(subscriber_id, list_slug)) if with_confirm else ""
     return Recipient(
         email=email,
         name=name,
         attributes=dict(attributes or {}),
-        unsubscribe_url=urls.unsubscribe(tokens.unsubscribe(subscriber_id, list_slug)),
+        unsubscribe_url=urls.unsubscribe(tokens.unsubscribe(subscriber_id, list_slug, campaign_id)),
         preferences_url=urls.preferences(tokens.preferences(subscriber_id)),
         confirm_url=confirm,
+        click_url=click_url,
     )

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from dispatch.campaigns.snapshot import thaw
 from dispatch.errors import CampaignError
 from dispatch.render.prepared import Recipient
-from dispatch.store.models import Campaign, CampaignStatus, MailingList
+from dispatch.store.models import Campaign, CampaignKind, CampaignStatus, MailingList
 from dispatch.urls import Urls
 
 READER = Recipient(email="your address", name="reader")
@@ -56,6 +56,7 @@ def public_campaigns(session: Session, list_id: int) -> list[Campaign]:
             Campaign.list_id == list_id,
             Campaign.status == CampaignStatus.SENT,
             Campaign.test_to.is_(None),
+            Campaign.kind != CampaignKind.WELCOME,  # one per sign-up: not an issue of the list
         )
         .order_by(Campaign.started_at.desc(), Campaign.id.desc())
     )
@@ -66,7 +67,11 @@ def campaign_counts(session: Session) -> dict[int, int]:
     """Number of public campaigns per list id."""
     query = (
         select(Campaign.list_id, func.count())
-        .where(Campaign.status == CampaignStatus.SENT, Campaign.test_to.is_(None))
+        .where(
+            Campaign.status == CampaignStatus.SENT,
+            Campaign.test_to.is_(None),
+            Campaign.kind != CampaignKind.WELCOME,
+        )
         .group_by(Campaign.list_id)
     )
     return {list_id: count for list_id, count in session.execute(query)}
