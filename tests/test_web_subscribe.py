@@ -79,9 +79,7 @@ def with_limits(settings: Settings, per_ip: str, per_address: str) -> Settings:
 def mails(settings: Settings, to: str | None = None) -> list[EmailMessage]:
     """Mail to subscribers written so far, oldest first: confirmations in `0/`, welcome
     series steps in their campaign's folder."""
-    files = sorted(
-        settings.delivery.outbox.dir.glob("*/*.eml"), key=lambda p: p.stat().st_mtime_ns
-    )
+    files = sorted(settings.delivery.outbox.dir.glob("*/*.eml"), key=lambda p: p.stat().st_mtime_ns)
     found = [message_from_bytes(p.read_bytes(), policy=default) for p in files]
     return [m for m in found if to is None or to in str(m["To"])]  # type: ignore[misc]
 
