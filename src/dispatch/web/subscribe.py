@@ -278,4 +278,9 @@ async def preferences_response(
         found = await in_store(request, optin.load_preferences, subscriber_id, offered)
     except NotFound:
         return token_error(request, "preferences", "gone")
-    return page(request, "preferences", prefs=found, saved=saved)
+    lists = request.app.state.settings.lists
+    tracked = {
+        "links": [item.name for item in lists if item.click_tracking],
+        "people": [item.name for item in lists if item.click_tracking_per_person],
+    }
+    return page(request, "preferences", prefs=found, saved=saved, tracked=tracked)
