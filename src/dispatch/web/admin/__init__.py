@@ -18,6 +18,7 @@ from dispatch.web.admin import (
     feeds,
     media,
     outbox,
+    stats,
     subscribers,
     tokens,
 )
@@ -34,6 +35,7 @@ ROUTERS = (
     outbox.router,
     feeds.router,
     tokens.router,
+    stats.router,
 )
 
 

@@ -29,6 +29,7 @@ from dispatch.web.admin.common import in_store
 from dispatch.web.admin.doctor_view import DoctorView
 from dispatch.web.admin.feeds import last_build
 from dispatch.web.admin.progress_view import ProgressView, progress_of
+from dispatch.web.admin.stats import stats_of
 from dispatch.web.admin_render import render_admin
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -92,6 +93,7 @@ def _from_scheduler(scheduler: object | None, list_slug: str) -> datetime | None
 async def dashboard(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
     state = request.app.state
     found: Overview = await in_store(request, overview)
+    charts = await stats_of(request)
     scheduler = getattr(state, "scheduler", None)
     return render_admin(
         request,
@@ -102,6 +104,7 @@ async def dashboard(request: Request, editor: CurrentEditor = Depends(current_ed
         digests=next_digests(state.settings, scheduler, state.clock()),
         scheduler_live=_live(scheduler),
         doctor=doctor_of(request),
+        stats=charts,
     )
 
 
