@@ -37,6 +37,7 @@ COMMANDS = {
     "worker": "dispatch.cli.worker:worker",
     "bounces": "dispatch.cli.bounces:app",
     "doctor": "dispatch.cli.doctor:doctor",
+    "stats": "dispatch.cli.stats:stats",
 }
 
 
