@@ -47,16 +47,16 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISPATCH_SECRET_KEY", "stats-secret")
 
 
-def populate(db: Database) -> None:
+def populate(db: Database, around: datetime = NOW) -> None:
     """PEOPLE on the list, and two campaigns (a hostile subject) with sends, bounces, clicks."""
     with db.session() as session:
         list_id = session.scalar(select(MailingList.id).where(MailingList.slug == LIST))
         for n, (joined, left) in enumerate(PEOPLE):
-            at = NOW + timedelta(days=joined)
+            at = around + timedelta(days=joined)
             person = Subscriber(email=f"s{n}@example.com", name="", attributes={})
             session.add(person)
             session.flush()
-            gone = None if left is None else NOW + timedelta(days=left)
+            gone = None if left is None else around + timedelta(days=left)
             status = (
                 SubscriptionStatus.CONFIRMED if gone is None else SubscriptionStatus.UNSUBSCRIBED
             )
@@ -79,7 +79,7 @@ def populate(db: Database) -> None:
                 kind=CampaignKind.ONE_OFF,
                 status=CampaignStatus.SENT,
                 subject=subject,
-                started_at=NOW - timedelta(days=2 - n),
+                started_at=around - timedelta(days=2 - n),
                 recipients_total=sent,
             )
             session.add(campaign)
@@ -100,7 +100,7 @@ def populate(db: Database) -> None:
                 kind=CampaignKind.WELCOME,
                 status=CampaignStatus.SENT,
                 subject="Welcome",
-                started_at=NOW,
+                started_at=around,
             )
         )
 
