@@ -197,6 +197,12 @@ def test_per_person_tracking_counts_each_person_once_per_link(
             for url in (ann[0], ann[0], ann[0], bo[0], ann[1]):
                 assert web.get(path(url)).status_code == 302
             page = web.get(preferences(mails[0]))
+            with db.session() as session:
+                key = session.get_one(Campaign, campaign_id).key
+            archived = web.get(f"/archive/{LIST}/{key}")
+        # The web copy names nobody: its links lead straight to their pages.
+        assert archived.status_code == 200 and 'href="https://other.example/b"' in archived.text
+        assert "/r/" not in archived.text
         assert 'data-tracking="people"' in page.text and "which links you clicked" in page.text
         with db.session() as session:
             results = campaign_results(session, session.get_one(Campaign, campaign_id))
