@@ -396,3 +396,30 @@ def test_bad_steps_are_refused_naming_the_key(tmp_path: Path, steps: str, error:
     with pytest.raises(ConfigError) as caught:
         config.load(path)
     assert "lists[0]" in str(caught.value) and error in str(caught.value)
+
+
+def test_a_provider_down_at_confirmation_leaves_the_welcome_to_run_due(
+    db: Database, settings: Settings
+) -> None:
+    from dispatch.delivery.memory import MemorySender
+    from dispatch.subscribers.transactional import Mail, Mailer
+
+    clock = FakeClock(T0)
+    run_series(db, settings, clock())
+    person = confirmed(db, "zoë@example.com", T0)
+    down = MemorySender()
+    down.unavailable("421 4.3.2 try later", temporary=True)
+    mail = Mail("welcome", person, "zoë@example.com", "Zoë", LIST, 1)
+    assert Mailer(settings, down, clock=clock).deliver(db, [mail]) == 0
+    assert Mailer(settings, down, clock=clock).deliver(db, [mail]) == 0  # not a second step
+    clock.now = T0 + timedelta(hours=1)
+    runs = Restarts(settings, clock)
+    try:
+        context = runs.process()
+        jobs.run_due_campaigns(run=Run(context, clock()))
+        settle(context)
+        runs._collect(context)
+    finally:
+        runs.stop()
+    assert runs.got == {("zoë@example.com", "Welcome to Morning Briefing"): 1}
+    assert given(db) == {("zoë@example.com", "welcome"): 1}
