@@ -423,3 +423,34 @@ def test_a_provider_down_at_confirmation_leaves_the_welcome_to_run_due(
         runs.stop()
     assert runs.got == {("zoë@example.com", "Welcome to Morning Briefing"): 1}
     assert given(db) == {("zoë@example.com", "welcome"): 1}
+
+
+def test_the_admin_shows_the_steps_who_got_them_and_each_steps_results(
+    db: Database, settings: Settings
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from support.admin import EDITOR, Admin, add_people
+    from support.auth import Sleeps, auth_app
+    from support.campaigns import engine_context, run
+
+    add_people(db)
+    clock = FakeClock(T0)
+    run_series(db, settings, clock())
+    confirmed(db, "ann@example.com", T0)
+    confirmed(db, "bo@example.com", T0)
+    (campaign_id,) = run_series(db, settings, clock())
+    from dispatch.delivery.memory import MemorySender
+
+    run(engine_context(db, settings, clock), MemorySender(), campaign_id)
+    with TestClient(auth_app(settings, db, Sleeps(), clock=clock), follow_redirects=False) as c:
+        admin = Admin(c, EDITOR)
+        page = admin.get(f"/admin/lists/{LIST}")
+        shown = admin.get(f"/admin/campaigns/{campaign_id}")
+    assert page.status_code == 200
+    assert '<tr data-step="welcome">' in page.text and 'data-given="2"' in page.text
+    assert '<tr data-step="day-7">' in page.text and 'data-given="0"' in page.text
+    assert page.text.count('data-welcome="welcome"') == 2
+    assert shown.status_code == 200 and "welcome to" in shown.text.lower()
+    assert 'data-result="recipients">2<' in shown.text and 'data-result="sent">2<' in shown.text
+    assert 'data-result="clicks">not tracked<' in shown.text
