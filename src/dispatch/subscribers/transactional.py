@@ -149,14 +149,18 @@ class Mailer:
         from dispatch.campaigns.envelopes import RecipientLinks
         from dispatch.campaigns.welcome import run_series
 
-        ids = run_series(
-            database,
-            self.settings,
-            self.clock(),
-            list_slug=mail.list_slug,
-            subscriber_id=mail.subscriber_id,
-            at_once_only=True,
-        )
+        try:
+            ids = run_series(
+                database,
+                self.settings,
+                self.clock(),
+                list_slug=mail.list_slug,
+                subscriber_id=mail.subscriber_id,
+                at_once_only=True,
+            )
+        except Exception as exc:  # the store is down: the scheduler's welcome job makes it
+            log.warning("welcome to %s not made now: %s: %s", mail.email, type(exc), exc)
+            return 0
         if not ids:
             return 0
         sender = self.sender or make_sender(self.settings)
