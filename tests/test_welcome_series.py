@@ -451,6 +451,7 @@ def test_the_admin_shows_the_steps_who_got_them_and_each_steps_results(
     assert '<tr data-step="welcome">' in page.text and 'data-given="2"' in page.text
     assert '<tr data-step="day-7">' in page.text and 'data-given="0"' in page.text
     assert page.text.count('data-welcome="welcome"') == 2
+    assert f'href="/admin/campaigns/{campaign_id}">latest send' in page.text
     assert shown.status_code == 200 and "welcome to" in shown.text.lower()
     assert 'data-result="recipients">2<' in shown.text and 'data-result="sent">2<' in shown.text
     assert 'data-result="clicks">not tracked<' in shown.text

@@ -22,18 +22,19 @@ class StepSummary:
     configured: bool
     given: int  # people it was given to (sent, or on its way)
     first_seen: datetime | None
+    latest_campaign: int | None = None  # the step's last campaign (its results)
 
 
 def series_summary(session: Session, settings: Settings, list_slug: str) -> list[StepSummary]:
     """Configured steps in order, then steps people got that are no longer configured."""
     list_id = session.scalar(select(MailingList.id).where(MailingList.slug == list_slug))
-    given = dict(
-        session.execute(
-            select(WelcomeSend.step_key, func.count())
-            .where(WelcomeSend.list_id == list_id)
-            .group_by(WelcomeSend.step_key)
-        ).all()
-    )
+    counted = session.execute(
+        select(WelcomeSend.step_key, func.count(), func.max(WelcomeSend.campaign_id))
+        .where(WelcomeSend.list_id == list_id)
+        .group_by(WelcomeSend.step_key)
+    ).all()
+    given = {key: count for key, count, _ in counted}
+    latest = {key: campaign for key, _, campaign in counted}
     seen = dict(
         session.execute(
             select(WelcomeStep.key, WelcomeStep.first_seen_at).where(WelcomeStep.list_id == list_id)
@@ -48,12 +49,15 @@ def series_summary(session: Session, settings: Settings, list_slug: str) -> list
             True,
             int(given.get(step.key, 0)),
             seen.get(step.key),
+            latest.get(step.key),
         )
         for step in item.welcome_steps
     ]
     configured = {step.key for step in steps}
     for key in sorted(set(given) - configured):
-        steps.append(StepSummary(key, "", "", False, int(given[key]), seen.get(key)))
+        steps.append(
+            StepSummary(key, "", "", False, int(given[key]), seen.get(key), latest.get(key))
+        )
     return steps
 
 

@@ -24,7 +24,7 @@ from dispatch.campaigns.lifecycle import ACTIVE
 from dispatch.config import Settings
 from dispatch.cron import cron_trigger
 from dispatch.lists import ListCounts, list_counts
-from dispatch.store.models import Campaign
+from dispatch.store.models import Campaign, CampaignKind
 from dispatch.web.admin.common import in_store
 from dispatch.web.admin.doctor_view import DoctorView
 from dispatch.web.admin.feeds import last_build
@@ -61,7 +61,9 @@ class Overview:
 def overview(session: Session) -> Overview:
     active = select(Campaign).where(Campaign.status.in_(ACTIVE)).order_by(Campaign.id.desc())
     running = [_row(session, c) for c in session.scalars(active)]
-    recent = [_row(session, c) for c in control.recent(session, RECENT)]
+    # Welcome series steps (one campaign per sign-up at times) are on the lists' pages.
+    latest = control.recent(session, RECENT, without=[CampaignKind.WELCOME])
+    recent = [_row(session, c) for c in latest]
     return Overview(list_counts(session), running, recent)
 
 
