@@ -16,6 +16,8 @@ Steps are known by their stable `key`: editing `after`, the template or the arti
 never re-sends a step. A step reaches only people whose time for it (confirmation +
 `after`) comes after the step was first seen (`welcome_steps`), less `GRACE`: adding a
 series, or a step in the middle of one, does not mail everyone who confirmed long ago.
+A step more than `MAX_LATE` overdue (no scheduler ran for a month) is not sent either; so
+each run reads only the people confirmed in that window (`ix_subscriptions_list_confirmed_at`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from dispatch.store.models import (
 
 log = logging.getLogger(__name__)
 GRACE = timedelta(days=2)
+MAX_LATE = timedelta(days=30)  # a step this overdue (the scheduler down) is not sent
 BATCH = 5000  # people per step campaign; a run makes as many as it needs
 SENDS = WelcomeSend.__table__
 
@@ -89,7 +92,7 @@ def due(list_id: int, step: WelcomeStepSettings, first_seen: datetime, now: date
             Subscription.list_id == list_id,
             Subscription.status == SubscriptionStatus.CONFIRMED,
             Subscription.confirmed_at <= now - step.delay,
-            Subscription.confirmed_at >= first_seen - GRACE - step.delay,
+            Subscription.confirmed_at >= max(first_seen - GRACE, now - MAX_LATE) - step.delay,
             ~given,
             ~suppressed,
         )

@@ -194,7 +194,11 @@ class Subscriber(Base):
 
 class Subscription(Base):
     __tablename__ = "subscriptions"
-    __table_args__ = (Index("ix_subscriptions_list_status", "list_id", "status"),)
+    __table_args__ = (
+        Index("ix_subscriptions_list_status", "list_id", "status"),
+        # The welcome series' due people: confirmed on the list in a window of time.
+        Index("ix_subscriptions_list_confirmed_at", "list_id", "confirmed_at"),
+    )
 
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True

@@ -10,6 +10,7 @@ Create Date: 2026-12-02
 - `campaign_links` / `link_clicks`: tracked links of a campaign, clicks per link, and
   per person (once per link) where the operator turned that on.
 - `unsubscribes`: each unsubscribe, with the campaign its link came from.
+- `ix_subscriptions_list_confirmed_at`: the series finds who came due without a scan.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_subscriptions_list_confirmed_at", "subscriptions", ["list_id", "confirmed_at"]
+    )
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.add_column(sa.Column("welcome_step", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("template", sa.String(length=64), nullable=True))
@@ -141,6 +145,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_subscriptions_list_confirmed_at", table_name="subscriptions")
     for name in ("unsubscribes", "link_clicks", "campaign_links", "welcome_sends", "welcome_steps"):
         op.drop_table(name)
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
