@@ -257,3 +257,27 @@ def test_results_in_the_api_campaign_view(settings: Settings, db: Database) -> N
     assert {"https://example.org/a?x=1&y=2", "https://other.example/b"} <= set(urls)
     assert [link["position"] for link in results["links"]] == list(range(len(urls)))
     assert results["clicks"] == 0 and results["unsubscribed_at"] == []
+
+
+def test_rewriting_keeps_personal_links_punctuation_and_caps_the_links() -> None:
+    from dispatch.campaigns.tracking import MAX_LINKS, track_links
+
+    snapshot = {
+        "nonce": "abc",
+        "slots": [["url", "unsubscribe"]],
+        "html": '<a href="https://x.org/a?b=1&amp;c=2">x</a> <a href="zzabcs0zz">u</a> '
+        '<a class="k" href="https://x.org/p/zzabcs0zz">p</a> <a href="https://site/r/old">r</a>',
+        "text": "See https://x.org/a?b=1&c=2. Or (https://y.org/z), https://x.org/p/zzabcs0zz",
+    }
+    out, urls = track_links(snapshot, "https://site", lambda n: f"https://site/r/T{n}", False)
+    assert urls == ["https://x.org/a?b=1&c=2", "https://y.org/z"]
+    assert out["html"].startswith('<a href="https://site/r/T0">x</a> <a href="zzabcs0zz">')
+    assert 'href="https://x.org/p/zzabcs0zz"' in out["html"]  # carries a reader's value
+    assert 'href="https://site/r/old"' in out["html"]  # already a redirect
+    assert out["text"] == "See https://site/r/T0. Or (https://site/r/T1), https://x.org/p/zzabcs0zz"
+    personal, _ = track_links(snapshot, "https://site", lambda n: "unused", True)
+    assert personal["slots"][1:] == [["click", "0"], ["click", "1"]]
+    assert personal["text"].startswith("See zzabcs1zz. Or (zzabcs2zz)")
+    many = {**snapshot, "html": "".join(f'<a href="https://x.org/{n}">n</a>' for n in range(600))}
+    capped, urls = track_links(many, "https://site", lambda n: f"https://site/r/T{n}", False)
+    assert len(urls) == MAX_LINKS and 'href="https://x.org/599"' in capped["html"]

@@ -62,8 +62,9 @@ def track_links(
         return found.group(0) if n is None else found.group(1) + replacement(n) + found.group(3)
 
     def in_text(found: re.Match[str]) -> str:
-        n = position(found.group(0))
-        return found.group(0) if n is None else replacement(n)
+        url = found.group(0).rstrip(".,;:!?")  # the end of a sentence is not the URL's
+        n = position(url)
+        return found.group(0) if n is None else replacement(n) + found.group(0)[len(url) :]
 
     rewritten = dict(snapshot)
     rewritten["html"] = HREF.sub(in_html, snapshot["html"])
