@@ -233,6 +233,15 @@ def test_each_step_once_per_person_across_restarts_unsubscribes_and_edits(
         "ann@example.com": ["welcome", "day-3", "day-5", "day-7"],
         "bo@example.com": ["welcome"],
     }
+    from typer.testing import CliRunner
+
+    from dispatch.cli import app
+
+    shown = CliRunner().invoke(
+        app, ["--config", str(settings.path), "subscribers", "show", "ann@example.com"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert f"{LIST}: confirmed · welcome steps: welcome, day-3, day-5, day-7" in shown.output
 
 
 def test_a_step_started_before_a_crash_is_resumed_never_repeated(
