@@ -34,8 +34,8 @@ def add(client: TestClient, email: str, **fields: object) -> dict:
 
 
 def outbox_mails(settings: Settings) -> list[Path]:
-    folder = settings.delivery.outbox.dir / "0"
-    return sorted(folder.glob("*.eml")) if folder.exists() else []
+    """Confirmations (`0/`) and welcome series steps (their campaign's folder)."""
+    return sorted(settings.delivery.outbox.dir.glob("*/*.eml"))
 
 
 def test_create_get_update(client: TestClient) -> None:

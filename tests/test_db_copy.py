@@ -112,6 +112,7 @@ def _events_accounts_and_jobs(database: Database, settings: config.Settings) -> 
     ]
     when = datetime(2026, 3, 2, tzinfo=UTC)
     store_events(database, sendgrid_events(items)[0], when)
+    _welcome_clicks_and_unsubscribes(database, settings, delivery, when)
     with database.engine.begin() as connection:  # twins as stored before 0011a, merged by it
         for email in ("twin@example.org", "Twin@Example.org"):
             twin = {"email": email, "name": "", "attributes": {}}
@@ -120,6 +121,34 @@ def _events_accounts_and_jobs(database: Database, settings: config.Settings) -> 
     scheduler = SchedulerService(job_context(database, settings))  # fills apscheduler_jobs
     scheduler.start()
     assert scheduler.stop(10)
+
+
+def _welcome_clicks_and_unsubscribes(
+    database: Database, settings: config.Settings, delivery: Delivery, when: datetime
+) -> None:
+    """welcome_steps and welcome_sends (the series' first step to the people imported),
+    campaign_links and link_clicks (a per-person tracked link clicked), unsubscribes."""
+    from dispatch.campaigns.clicks import follow
+    from dispatch.campaigns.tracking import record_links
+    from dispatch.campaigns.welcome import run_series
+    from dispatch.store.types import utcnow
+    from dispatch.subscribers import optin
+    from dispatch.tokens import ClickClaim, ListClaim
+
+    assert run_series(database, settings, utcnow())
+    lists = tuple(
+        item.model_copy(update={"click_tracking": True, "click_tracking_per_person": True})
+        for item in settings.lists
+    )
+    tracked = settings.model_copy(update={"lists": lists})
+    assert delivery.subscriber_id is not None
+    with database.session() as session:
+        record_links(session, delivery.campaign_id, ["https://example.org/a"])
+    with database.session() as session:
+        claim = ClickClaim(delivery.campaign_id, 0, delivery.subscriber_id)
+        assert follow(session, tracked, claim, when) == "https://example.org/a"
+        leave = ListClaim(delivery.subscriber_id, "morning-briefing", delivery.campaign_id)
+        assert optin.unsubscribe(session, leave, when) == "unsubscribed"
 
 
 @pytest.fixture

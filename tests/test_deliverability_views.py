@@ -80,7 +80,7 @@ def test_campaigns_show_counts_bounced_and_complained(
     sent, _, _ = reported
     result = cli(settings, "campaigns", "show", str(sent.campaign_id))
     assert result.exit_code == 0, result.output
-    assert "Bounced: 1, complained: 1" in result.output
+    assert "bounced 1, complained 1" in result.output
 
 
 @pytest.fixture

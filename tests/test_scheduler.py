@@ -70,6 +70,7 @@ def test_restarts_keep_exactly_one_stored_job_per_id(
     assert {job.id for job in third.scheduler.get_jobs(jobstore="memory")} == {
         "campaigns:run-due",
         "articles:publish",
+        "welcome:send",
         "feeds:watch",
         "lists:watch",
     }

@@ -77,10 +77,9 @@ def with_limits(settings: Settings, per_ip: str, per_address: str) -> Settings:
 
 
 def mails(settings: Settings, to: str | None = None) -> list[EmailMessage]:
-    """Transactional mail written so far, oldest first."""
-    files = sorted(
-        (settings.delivery.outbox.dir / "0").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns
-    )
+    """Mail to subscribers written so far, oldest first: confirmations in `0/`, welcome
+    series steps in their campaign's folder."""
+    files = sorted(settings.delivery.outbox.dir.glob("*/*.eml"), key=lambda p: p.stat().st_mtime_ns)
     found = [message_from_bytes(p.read_bytes(), policy=default) for p in files]
     return [m for m in found if to is None or to in str(m["To"])]  # type: ignore[misc]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -442,6 +443,7 @@ class SchedulerSettings(Section):
     feed_refresh_minutes: float = Field(default=15, gt=0)  # safety-net feed rebuild interval
     debounce_seconds: float = Field(default=5, gt=0)  # quiet time after an article change
     run_due_seconds: float = Field(default=30, gt=0)  # scheduled one-offs and resumes
+    welcome_seconds: float = Field(default=60, gt=0)  # welcome series steps that came due
     shutdown_timeout_seconds: float = Field(default=30, gt=0)  # wait for the batch in flight
 
 
@@ -475,6 +477,65 @@ class DigestSchedule(Section):
 
         parse(value)  # SegmentError is a ValueError: reported with the key and column
         return value.strip()
+
+
+DELAY_RE = re.compile(r"^([0-9]{1,4})([dhm])$")
+DELAY_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+TEMPLATE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Built-in kinds that need a context a welcome step does not have.
+NOT_STEP_TEMPLATES = frozenset({"digest", "article", "note", "confirm", "base"})
+
+
+def _delay(value: str) -> str:
+    if not DELAY_RE.match(value):
+        raise ValueError(
+            f'"{value}" is not a delay such as "0d", "3d", "12h" or "30m" '
+            "(a whole number of days, hours or minutes after confirmation)"
+        )
+    return value
+
+
+def delay_of(value: str) -> timedelta:
+    """`"3d"` → 3 days (a validated `WelcomeStepSettings.after`)."""
+    found = DELAY_RE.match(value)
+    if found is None:
+        raise ValueError(f'"{value}" is not a delay')
+    return timedelta(**{DELAY_UNITS[found.group(2)]: int(found.group(1))})
+
+
+class WelcomeStepSettings(Section):
+    """One `[[lists.welcome]]` step: a template or an article, `after` confirmation.
+
+    `key` identifies the step for good: who got it is recorded under the key, so changing
+    `after`, the template or the article never sends it again to those who got it."""
+
+    key: Slug
+    after: Annotated[str, AfterValidator(_delay)] = "0d"
+    template: str | None = None  # email/<template>.mjml.j2 and .txt.j2
+    article: str | None = None  # an article's slug
+    subject: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_content(self) -> WelcomeStepSettings:
+        if (self.template is None) == (self.article is None):
+            raise ValueError(f'step "{self.key}": give either template = "…" or article = "…"')
+        if self.template is not None:
+            if not TEMPLATE_RE.match(self.template) or self.template in NOT_STEP_TEMPLATES:
+                raise ValueError(
+                    f'step "{self.key}": template "{self.template}" is not a welcome template '
+                    "name (lower-case letters, digits, - and _; not digest, article, note, "
+                    "confirm or base)"
+                )
+            if self.template != "welcome" and self.subject is None:
+                raise ValueError(f'step "{self.key}": a template step needs subject = "…"')
+        return self
+
+    @property
+    def delay(self) -> timedelta:
+        return delay_of(self.after)
+
+
+DEFAULT_WELCOME = (WelcomeStepSettings(key="welcome", after="0d", template="welcome"),)
 
 
 class ListSettings(Section):
@@ -516,6 +577,26 @@ class ListSettings(Section):
         from dispatch.subscribers.tags import normalise_tags  # the store's rule, one place
 
         return tuple(normalise_tags(value))
+
+    # Welcome series; none configured: the built-in welcome mail at confirmation.
+    welcome: tuple[WelcomeStepSettings, ...] = ()
+    click_tracking: bool = False  # links in its campaigns go through /r/<token>, counted
+    click_tracking_per_person: bool = False  # …and who clicked (the preferences page says so)
+
+    @model_validator(mode="after")
+    def _welcome_keys(self) -> ListSettings:
+        keys = [step.key for step in self.welcome]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise ValueError(f'welcome: step key "{twice[0]}" is used twice')
+        if self.click_tracking_per_person and not self.click_tracking:
+            raise ValueError("click_tracking_per_person needs click_tracking = true")
+        return self
+
+    @property
+    def welcome_steps(self) -> tuple[WelcomeStepSettings, ...]:
+        """The configured series, or the built-in welcome mail as its one step."""
+        return self.welcome or DEFAULT_WELCOME
 
 
 class Settings(Section):

@@ -16,6 +16,7 @@ run is for (`scheduler.ContextExecutor`). Tests call jobs the same way.
 - `publish_scheduled`: scheduled articles whose time came are marked published, the
   feeds rebuilt (WebSub pinged) at once, and their one-off sends started.
 - `poll_bounces`: the `[bounces.imap]` mailbox → bounce and complaint events.
+- `send_welcome`: welcome series steps that came due → one campaign per step and run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dispatch.campaigns import Options
 from dispatch.campaigns.create import create_digest, plan_digest
 from dispatch.campaigns.recipients import count_audience
 from dispatch.campaigns.start import start_campaign
+from dispatch.campaigns.welcome import run_series
 from dispatch.config import Settings
 from dispatch.debounce import FeedWatcher, fingerprint
 from dispatch.executor import Executor
@@ -204,6 +206,18 @@ def run_due_campaigns(*, run: Run | None = None) -> int:
     if ctx.stop.is_set():
         return 0
     return len(ctx.executor.run_due())
+
+
+def send_welcome(*, run: Run | None = None) -> list[int]:
+    """Start the welcome series steps that came due (`campaigns.welcome`) and hand each
+    step's campaign to the executor; the campaigns started."""
+    ctx = _bound(run).context
+    if ctx.stop.is_set():
+        return []
+    started = run_series(ctx.db, ctx.settings, ctx.clock())
+    for campaign_id in started:
+        ctx.executor.submit(campaign_id)
+    return started
 
 
 def refresh_feeds(trigger: str = "interval", *, run: Run | None = None) -> int:

@@ -12,6 +12,7 @@ on the same database, explicit ids, `replace_existing=True`, `coalesce=True`,
     campaigns:run-due   every run_due_seconds, and at start  in memory
     lists:watch         every run_due_seconds                in memory (lists edited in the admin)
     articles:publish    every run_due_seconds, and at start  in memory (scheduled articles)
+    welcome:send        every welcome_seconds, and at start  in memory (welcome series)
     feeds:watch         every few seconds (debounce)         in memory
 
 At start the scheduler runs paused while jobs are (re)registered. A job whose trigger
@@ -217,6 +218,8 @@ class SchedulerService:
         due = _every(self.settings.run_due_seconds)
         self._add("campaigns:run-due", jobs.run_due_campaigns, due, "memory", next_run_time=now)
         self._add("articles:publish", jobs.publish_scheduled, due, "memory", next_run_time=now)
+        welcome = _every(self.settings.welcome_seconds)
+        self._add("welcome:send", jobs.send_welcome, welcome, "memory", next_run_time=now)
         watch = _every(max(1.0, self.settings.debounce_seconds / 2))
         self._add("feeds:watch", jobs.watch_articles, watch, "memory")
         self._add("lists:watch", self._watch_lists, due, "memory")

@@ -40,6 +40,7 @@ class ListClaim:
     subscriber_id: int
     list_slug: str
     key: str = LEGACY
+    campaign_id: int | None = None  # unsubscribe links in campaign mail name the campaign
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,15 @@ class PersonClaim:
 
     subscriber_id: int
     key: str = LEGACY
+
+
+@dataclass(frozen=True)
+class ClickClaim:
+    """What a click token names: a campaign's link, and its reader when tracked per person."""
+
+    campaign_id: int
+    position: int
+    subscriber_id: int | None = None
 
 
 class Tokens:
@@ -66,9 +76,33 @@ class Tokens:
         self._confirm = URLSafeTimedSerializer(
             secret, salt=f"{SALT_PREFIX}confirm", signer_kwargs=_SIGNER
         )
+        self._click = URLSafeSerializer(secret, salt=f"{SALT_PREFIX}click", signer_kwargs=_SIGNER)
 
-    def unsubscribe(self, subscriber_id: int, list_slug: str, key: str) -> str:
-        return str(self._unsubscribe.dumps([subscriber_id, list_slug, _key(key)]))
+    def unsubscribe(
+        self, subscriber_id: int, list_slug: str, key: str, campaign_id: int | None = None
+    ) -> str:
+        payload: list[Any] = [subscriber_id, list_slug, _key(key)]
+        if campaign_id:
+            payload.append(campaign_id)
+        return str(self._unsubscribe.dumps(payload))
+
+    def click(self, campaign_id: int, position: int, subscriber_id: int | None = None) -> str:
+        """A link's redirect token; names the reader only for per-person tracking."""
+        payload = [campaign_id, position] + ([subscriber_id] if subscriber_id else [])
+        return str(self._click.dumps(payload))
+
+    def verify_click(self, token: str) -> ClickClaim:
+        payload = _load(self._click, token, "click")
+        if not (
+            isinstance(payload, list)
+            and len(payload) in (2, 3)
+            and all(_is_id(value) for value in payload[:1] + payload[2:])
+            and isinstance(payload[1], int)
+            and not isinstance(payload[1], bool)
+            and payload[1] >= 0
+        ):
+            raise TokenError("click token: unexpected content")
+        return ClickClaim(*(int(value) for value in payload))
 
     def preferences(self, subscriber_id: int, key: str) -> str:
         return str(self._preferences.dumps([subscriber_id, _key(key)]))
@@ -122,7 +156,14 @@ def _list_claim(payload: Any, purpose: str) -> ListClaim:
         and isinstance(payload[1], str)
     ):
         raise TokenError(f"{purpose} token: unexpected content")
-    return ListClaim(int(payload[0]), payload[1], _claimed_key(payload[2:], purpose))
+    rest = payload[2:]
+    campaign_id = None
+    if len(rest) == 2:  # [id, slug, key, campaign]: an unsubscribe link from a campaign
+        if not _is_id(rest[1]):
+            raise TokenError(f"{purpose} token: unexpected content")
+        campaign_id = int(rest[1])
+        rest = rest[:1]
+    return ListClaim(int(payload[0]), payload[1], _claimed_key(rest, purpose), campaign_id)
 
 
 def _claimed_key(rest: list[Any], purpose: str) -> str:

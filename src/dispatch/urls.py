@@ -31,6 +31,10 @@ class Urls:
     def confirm(self, token: str) -> str:
         return f"{self.base_url}/confirm/{_segment(token)}"
 
+    def click(self, token: str) -> str:
+        """A tracked link: `/r/<token>` redirects to the campaign's link the token names."""
+        return f"{self.base_url}/r/{_segment(token)}"
+
     def archive_list(self, list_slug: str) -> str:
         """A list's archive: its sent campaigns, newest first."""
         return f"{self.base_url}/archive/{_segment(list_slug)}"

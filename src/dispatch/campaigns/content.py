@@ -51,7 +51,10 @@ def render_campaign(
 ) -> PreparedEmail:
     """The campaign's message as it would be sent now ("[TEST] " subject for tests)."""
     list_slug = campaign.mailing_list.slug
-    if campaign.body_markdown is not None:
+    if campaign.kind == CampaignKind.WELCOME and campaign.template is not None:
+        subject = campaign.subject.removeprefix(TEST_PREFIX)
+        prepared = renderer.step(list_slug, campaign.template, subject, None)
+    elif campaign.body_markdown is not None:
         subject = campaign.subject.removeprefix(TEST_PREFIX)
         prepared = renderer.note(list_slug, subject, campaign.body_markdown, campaign.key)
     elif campaign.kind == CampaignKind.DIGEST:

@@ -9,6 +9,7 @@ into `cancelled`; what was sent stays sent.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from dispatch.campaigns import ledger, lifecycle
 from dispatch.campaigns.progress import Progress, last_errors
 from dispatch.errors import CampaignError
-from dispatch.store.models import Campaign, CampaignStatus
+from dispatch.store.models import Campaign, CampaignKind, CampaignStatus
 
 PAUSED_BY_EDITOR = "paused by an editor"
 
@@ -100,8 +101,12 @@ def retry_failed(session: Session, campaign_id: int, now: datetime) -> int:
     return count
 
 
-def recent(session: Session, limit: int = 50) -> list[Campaign]:
+def recent(
+    session: Session, limit: int = 50, without: Collection[CampaignKind] = ()
+) -> list[Campaign]:
     query = select(Campaign).order_by(Campaign.id.desc()).limit(limit)
+    if without:
+        query = query.where(Campaign.kind.not_in(list(without)))
     return list(session.scalars(query))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dispatch.bounces.verp import Verp
@@ -46,8 +46,9 @@ class EnvelopeMaker:
         return [self.one(row) for row in rows]
 
     def one(self, row: Claimed) -> Envelope:
+        subscriber_id = row.subscriber_id or NO_SUBSCRIBER
         recipient = signed_recipient(
-            subscriber_id=row.subscriber_id or NO_SUBSCRIBER,
+            subscriber_id=subscriber_id,
             token_key=row.token_key or NO_KEY,
             email=row.email,
             name=row.name,
@@ -55,8 +56,16 @@ class EnvelopeMaker:
             list_slug=self.list_slug,
             tokens=self.links.tokens,
             urls=self.links.urls,
+            campaign_id=self.campaign_id,
+            click_url=self._clicks(subscriber_id),
         )
         mid = message_id(self.campaign_key, row.id, self.domain)
         verp = self.links.verp
         return_path = verp.address(self.campaign_id, row.id) if verp is not None else None
         return Envelope(row.id, self.campaign_id, recipient, mid, return_path)
+
+    def _clicks(self, subscriber_id: int) -> Callable[[int], str]:
+        """Tracked links naming this reader (used only where the snapshot has such slots;
+        a test send's links name nobody)."""
+        tokens, urls, campaign_id = self.links.tokens, self.links.urls, self.campaign_id
+        return lambda n: urls.click(tokens.click(campaign_id, n, subscriber_id or None))

@@ -18,12 +18,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from dispatch.segments import compile_segment, parse
 from dispatch.store.models import (
     Campaign,
+    CampaignKind,
     Delivery,
     DeliveryStatus,
     Subscriber,
     Subscription,
     SubscriptionStatus,
     Suppression,
+    WelcomeSend,
 )
 from dispatch.store.types import utcnow
 
@@ -85,7 +87,7 @@ def freeze_recipients(session: Session, campaign: Campaign, now: datetime) -> in
         if campaign.segment_expression
         else None
     )
-    people = audience(campaign.list_id, where).subquery()
+    people = _people(campaign, where).subquery()
     rows = select(
         literal(campaign.id),
         people.c.id,
@@ -101,6 +103,18 @@ def freeze_recipients(session: Session, campaign: Campaign, now: datetime) -> in
     )
     campaign.recipients_total = int(total or 0)
     return campaign.recipients_total
+
+
+def _people(campaign: Campaign, where: ColumnElement[bool] | None = None):  # type: ignore[no-untyped-def]
+    """The list's audience (in the campaign's segment); for a welcome step, those the step
+    was given to in this run."""
+    people = audience(campaign.list_id, where)
+    if campaign.kind == CampaignKind.WELCOME:
+        people = people.join(
+            WelcomeSend,
+            (WelcomeSend.subscriber_id == Subscriber.id) & (WelcomeSend.campaign_id == campaign.id),
+        )
+    return people
 
 
 def _freeze_test(session: Session, campaign: Campaign, now: datetime) -> int:

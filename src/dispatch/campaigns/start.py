@@ -16,6 +16,7 @@ from dispatch.campaigns import lifecycle
 from dispatch.campaigns.content import CampaignRenderer, render_campaign
 from dispatch.campaigns.recipients import count_pending, freeze_recipients
 from dispatch.campaigns.snapshot import Letterhead, freeze
+from dispatch.campaigns.tracking import record_links, track_links
 from dispatch.config import Settings
 from dispatch.delivery.message import ListIdentity
 from dispatch.delivery.mime import Mailbox, feedback_id
@@ -23,6 +24,8 @@ from dispatch.errors import CampaignError
 from dispatch.lists import live_settings
 from dispatch.logs import event
 from dispatch.store.models import Campaign, CampaignStatus
+from dispatch.tokens import Tokens
+from dispatch.urls import Urls
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,21 @@ def letterhead(settings: Settings, list_slug: str, date: datetime) -> Letterhead
     return Letterhead(Mailbox(item.from_email, item.from_name), item.reply_to, identity, date)
 
 
+def _track(session: Session, campaign: Campaign, settings: Settings, list_slug: str) -> None:
+    """Links → signed redirects (`tracking`), their targets kept on the campaign."""
+    tokens, urls = Tokens(settings.secret_key), Urls(settings.site.base_url)
+    assert campaign.snapshot is not None and campaign.id is not None
+    campaign_id = campaign.id
+    snapshot, links = track_links(
+        campaign.snapshot,
+        settings.site.base_url,
+        lambda n: urls.click(tokens.click(campaign_id, n)),
+        settings.list(list_slug).click_tracking_per_person,
+    )
+    campaign.snapshot = snapshot
+    record_links(session, campaign_id, links)
+
+
 def start_campaign(
     session: Session,
     campaign: Campaign,
@@ -100,6 +118,8 @@ def start_campaign(
     campaign.snapshot = freeze(
         prepared, letterhead(settings, list_slug, now), list(campaign.article_ids), list_slug
     )
+    if settings.list(list_slug).click_tracking and not campaign.test_to:
+        _track(session, campaign, settings, list_slug)
     campaign.subject = prepared.subject
     campaign.preheader = prepared.preheader
     campaign.started_at = now

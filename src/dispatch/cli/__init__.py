@@ -39,6 +39,7 @@ COMMANDS = {
     "bounces": "dispatch.cli.bounces:app",
     "doctor": "dispatch.cli.doctor:doctor",
     "audit": "dispatch.cli.audit:audit",
+    "stats": "dispatch.cli.stats:stats",
 }
 
 

@@ -9,6 +9,7 @@ from rich.table import Table
 from dispatch.campaigns import control
 from dispatch.campaigns.due import due_now
 from dispatch.campaigns.progress import status_counts
+from dispatch.campaigns.results import Results, campaign_results
 from dispatch.cli.context import app_context, console
 from dispatch.cli.following import (
     engine_context,
@@ -16,7 +17,6 @@ from dispatch.cli.following import (
     read_progress,
     send_and_follow,
 )
-from dispatch.events.history import campaign_feedback
 from dispatch.executor import make_executor
 from dispatch.executor.inline import InlineExecutor
 from dispatch.store.models import DeliveryStatus
@@ -84,14 +84,32 @@ def show(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="ID"
             f"In doubt (sent again after an unknown outcome; possible duplicates): "
             f"{progress.in_doubt:,}"
         )
-        feedback = campaign_feedback(session, campaign_id)
-        console.print(f"Bounced: {feedback.bounced:,}, complained: {feedback.complained:,}")
+        print_results(campaign_results(session, campaign))
         if campaign.pause_reason:
             console.print(f"Pause reason: {escape(campaign.pause_reason)}", soft_wrap=True)
         if campaign.auto_resume_at:
             console.print(f"Resumes by itself at: {campaign.auto_resume_at:%Y-%m-%d %H:%M:%S %Z}")
         for email, error in found.errors:
             console.print(f"  {escape(email)}: {escape(error)}", soft_wrap=True)
+
+
+def print_results(results: Results) -> None:
+    """The campaign's results: counts, unsubscribes with their times, clicks per link."""
+    console.print(
+        f"Results: recipients {results.recipients:,}, sent {results.sent:,}, "
+        f"failed {results.failed:,}, bounced {results.bounced:,}, "
+        f"complained {results.complained:,}, unsubscribed {results.unsubscribed:,}"
+    )
+    if results.unsubscribed_at:
+        times = ", ".join(f"{when:%Y-%m-%d %H:%M}" for when in results.unsubscribed_at)
+        console.print(f"Unsubscribed at (newest first): {times}", soft_wrap=True)
+    if not results.tracked:
+        console.print("Clicks: not tracked (the list's click_tracking is off)")
+        return
+    console.print(f"Clicks: {results.clicks:,}")
+    for link in results.links:
+        people = f" ({link.people:,} people)" if link.people else ""
+        console.print(f"  {link.clicks:>7,}{people}  {escape(link.url)}", soft_wrap=True)
 
 
 @app.command("pause")

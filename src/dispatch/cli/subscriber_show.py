@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
+from dispatch.campaigns.welcome_report import steps_given
 from dispatch.cli.context import app_context, console
 from dispatch.errors import NotFound
 from dispatch.events.history import for_addresses, for_subscriber
@@ -36,7 +37,10 @@ def show_command(
             )
             console.print(f"Subscriber since {person.created_at:%Y-%m-%d %H:%M %Z}")
             for item in person.subscriptions:
-                console.print(f"  {item.mailing_list.slug}: {item.status.value}", markup=False)
+                slug = item.mailing_list.slug
+                steps = steps_given(session, slug, [person.email]).get(person.email, [])
+                got = f" · welcome steps: {', '.join(steps)}" if steps else ""
+                console.print(f"  {slug}: {item.status.value}{got}", markup=False)
             tags = tags_of(session, person.id)
             console.print(f"Tags: {', '.join(tags) if tags else 'none'}", markup=False)
         else:

@@ -130,6 +130,17 @@ class EmailRenderer:
         preheader = _clip(f"You are subscribed to {item.name}. {item.description}")
         return self._prepare("welcome", item, None, subject, preheader, None, {})
 
+    def step(
+        self, list_slug: str, template: str, subject: str, campaign_key: str | None
+    ) -> PreparedEmail:
+        """A welcome series step written as `email/<template>.mjml.j2` and `.txt.j2`."""
+        item = self.settings.list(list_slug)
+        subject = _one_line(subject)
+        preheader = _clip(f"{item.name}: {subject}")
+        if template == "welcome":
+            preheader = _clip(f"You are subscribed to {item.name}. {item.description}")
+        return self._prepare(template, item, campaign_key, subject, preheader, None, {})
+
     def _prepare(
         self,
         kind: str,

@@ -31,6 +31,7 @@ class Recipient:
     unsubscribe_url: str = ""
     preferences_url: str = ""
     confirm_url: str = ""
+    click_url: Callable[[int], str] | None = None  # tracked link n, per person (`tracking`)
 
 
 Getter = Callable[[Recipient], str]
@@ -119,6 +120,9 @@ def getter(key: SlotKey) -> Getter:
         field_name, _, default = name.partition(":")
         value = MERGE_FIELDS[field_name]
         return lambda r: value(r) or default
+    if kind == "click":  # a tracked link naming its reader (`campaigns.tracking`)
+        position = int(name)
+        return lambda r: r.click_url(position) if r.click_url is not None else ""
     if key == ("recipient", "greeting"):
         return lambda r: f"Hi {r.name}," if r.name else "Hello,"
     fields = {

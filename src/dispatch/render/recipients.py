@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dispatch.render.prepared import Recipient
@@ -21,16 +21,22 @@ def signed_recipient(
     name: str = "",
     attributes: Mapping[str, Any] | None = None,
     with_confirm: bool = False,
+    campaign_id: int | None = None,
+    click_url: Callable[[int], str] | None = None,
 ) -> Recipient:
     """Unsubscribe, preferences (and confirm) URLs carry tokens naming this subscriber
-    and bound to their `token_key`."""
+    and bound to their `token_key` (and the campaign the unsubscribe link comes from);
+    `click_url(n)` makes the tracked link number n of a per-person tracked campaign."""
     key = token_key
     confirm = urls.confirm(tokens.confirm(subscriber_id, list_slug, key)) if with_confirm else ""
     return Recipient(
         email=email,
         name=name,
         attributes=dict(attributes or {}),
-        unsubscribe_url=urls.unsubscribe(tokens.unsubscribe(subscriber_id, list_slug, key)),
+        unsubscribe_url=urls.unsubscribe(
+            tokens.unsubscribe(subscriber_id, list_slug, key, campaign_id)
+        ),
         preferences_url=urls.preferences(tokens.preferences(subscriber_id, key)),
         confirm_url=confirm,
+        click_url=click_url,
     )

@@ -242,7 +242,11 @@ class Segment(Base):
 
 class Subscription(Base):
     __tablename__ = "subscriptions"
-    __table_args__ = (Index("ix_subscriptions_list_status", "list_id", "status"),)
+    __table_args__ = (
+        Index("ix_subscriptions_list_status", "list_id", "status"),
+        # The welcome series' due people: confirmed on the list in a window of time.
+        Index("ix_subscriptions_list_confirmed_at", "list_id", "confirmed_at"),
+    )
 
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
@@ -304,6 +308,7 @@ class SubscriberMerge(Base):
 class CampaignKind(enum.StrEnum):
     DIGEST = "digest"
     ONE_OFF = "one_off"
+    WELCOME = "welcome"  # one welcome series step to the people it came due for
 
 
 class CampaignStatus(enum.StrEnum):
@@ -364,6 +369,9 @@ class Campaign(Base):
         ForeignKey("segments.id", ondelete="SET NULL"), index=True
     )
     segment_expression: Mapped[str | None] = mapped_column(Text)
+    # A welcome step's campaign: the step's key, and its email template (None: an article).
+    welcome_step: Mapped[str | None] = mapped_column(String(100))
+    template: Mapped[str | None] = mapped_column(String(64))
 
     mailing_list: Mapped[MailingList] = relationship()
     segment: Mapped[Segment | None] = relationship()
@@ -405,6 +413,89 @@ class Delivery(Base):
     # Times this recipient's outcome was unknown (no reply after the message, a crash
     # after the hand-over) and it was sent again: each one a possible duplicate.
     doubts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WelcomeStep(Base):
+    """A welcome series step as first seen in the configuration (by its stable key): it
+    reaches only people whose time for it comes after that (less a grace period)."""
+
+    __tablename__ = "welcome_steps"
+    __table_args__ = (UniqueConstraint("list_id", "key", name="uq_welcome_steps_list_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WelcomeSend(Base):
+    """One welcome step given to one subscriber: unique, so a step goes out at most once
+    per person, whatever restarts, crashes, concurrent runs or edits of the series."""
+
+    __tablename__ = "welcome_sends"
+    __table_args__ = (
+        UniqueConstraint(
+            "list_id", "subscriber_id", "step_key", name="uq_welcome_sends_list_subscriber_step"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    step_key: Mapped[str] = mapped_column(String(100))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignLink(Base):
+    """A link of a campaign sent with click tracking: `/r/<token>` leads here and only here."""
+
+    __tablename__ = "campaign_links"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "position", name="uq_campaign_links_campaign_position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # the link index the token names
+    url: Mapped[str] = mapped_column(Text)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)  # every click, in aggregate
+
+
+class LinkClick(Base):
+    """A person's first click on a link (per-person tracking only): one row per both."""
+
+    __tablename__ = "link_clicks"
+    __table_args__ = (
+        UniqueConstraint("link_id", "subscriber_id", name="uq_link_clicks_link_subscriber"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("campaign_links.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Unsubscribe(Base):
+    """One unsubscribe, with the campaign whose link it came from when the link said so."""
+
+    __tablename__ = "unsubscribes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class DigestRun(Base):

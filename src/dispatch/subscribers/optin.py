@@ -40,12 +40,14 @@ from sqlalchemy.orm import Session
 from dispatch.errors import NotFound
 from dispatch.lists import get_list
 from dispatch.store.models import (
+    Campaign,
     MailingList,
     Subscriber,
     SubscriberMerge,
     Subscription,
     SubscriptionStatus,
     Suppression,
+    Unsubscribe,
 )
 from dispatch.subscribers.addresses import clean_name, normalise_address
 from dispatch.subscribers.transactional import Mail, claim_confirmation
@@ -147,6 +149,14 @@ def unsubscribe(session: Session, claim: ListClaim, now: datetime) -> str:
     if subscriber_id is None:
         return "gone"
     if _set_status(session, subscriber_id, [row.id], UNSUBSCRIBED, now):
+        campaign_id = claim.campaign_id
+        if campaign_id is not None and session.get(Campaign, campaign_id) is None:
+            campaign_id = None  # deleted since: the unsubscribe still counts for the list
+        session.add(
+            Unsubscribe(
+                subscriber_id=subscriber_id, list_id=row.id, campaign_id=campaign_id, created_at=now
+            )
+        )
         return "unsubscribed"
     return "already" if _status(session, subscriber_id, row.id) else "gone"
 

@@ -1,6 +1,8 @@
 """One-off mails to one subscriber (confirm, welcome) through the configured `Sender`.
 
-No campaign row and no ledger: a `Mail` (what `optin` decided to send) becomes a
+A welcome is the welcome series' steps due at once (`campaigns.welcome`): a campaign,
+its ledger and the engine, like every other mailing. A confirmation has no campaign row
+and no ledger: a `Mail` (what `optin` decided to send) becomes a
 `CampaignMessage` built from the list's `PreparedEmail` (rendered once per list and
 kind, then only filled) and one `Envelope` with campaign id 0, so the outbox backend
 writes them to `<outbox>/0/<random id>.eml`. Confirmation mails are throttled in the
@@ -128,6 +130,9 @@ class Mailer:
         self.follow_lists(database)
         sent = 0
         for mail in mails:
+            if mail.kind == "welcome":
+                sent += self.welcome(database, mail)
+                continue
             attempt = self.send(mail)
             sent += attempt.accepted
             if attempt.accepted or (mail.claimed_at is None and not attempt.bad_address):
@@ -147,6 +152,47 @@ class Mailer:
             self.settings = fresh
             self.renderer = EmailRenderer(fresh)
             self._prepared = {}
+
+    def welcome(self, database: Database, mail: Mail) -> int:
+        """The welcome series' steps due at once for this person (`campaigns.welcome`),
+        sent now through the engine; how many went out. What cannot go now (a provider
+        down) stays in the ledger for the scheduler's run-due."""
+        from dispatch.campaigns.engine import Engine, EngineOptions, Next
+        from dispatch.campaigns.envelopes import RecipientLinks
+        from dispatch.campaigns.welcome import run_series
+
+        try:
+            ids = run_series(
+                database,
+                self.settings,
+                self.clock(),
+                list_slug=mail.list_slug,
+                subscriber_id=mail.subscriber_id,
+                at_once_only=True,
+            )
+        except Exception as exc:  # the store is down: the scheduler's welcome job makes it
+            log.warning("welcome to %s not made now: %s: %s", mail.email, type(exc), exc)
+            return 0
+        if not ids:
+            return 0
+        sender = self.sender or make_sender(self.settings)
+        links = RecipientLinks.from_settings(self.settings)
+        options = EngineOptions.from_settings(self.settings)
+        engine = Engine(database, sender, links, options=options, clock=self.clock)
+        sent = 0
+        try:
+            for campaign_id in ids:
+                while True:
+                    step = engine.step(campaign_id)
+                    sent += step.sent
+                    if step.next is not Next.MORE:
+                        break
+        except Exception as exc:  # the ledger keeps it: run-due sends it later
+            log.warning("welcome mail to %s not sent now: %s: %s", mail.email, type(exc), exc)
+        finally:
+            if self.sender is None:
+                sender.close()
+        return sent
 
     def send(self, mail: Mail) -> Attempt:
         """Hand one mail to the sender; a refusal is logged with its reason, not raised."""

@@ -24,6 +24,7 @@ from dispatch.web import (
     admin,
     admin_auth,
     api,
+    clicks,
     feeds,
     media,
     public,
@@ -87,6 +88,7 @@ def create_app(
     admin.install(app)
     app.include_router(feeds.router, include_in_schema=False)
     app.include_router(subscribe.router, include_in_schema=False)
+    app.include_router(clicks.router, include_in_schema=False)
     app.include_router(public.router, include_in_schema=False)
     app.include_router(site_files.router)
     app.add_exception_handler(404, public.not_found)

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from dispatch.campaigns.snapshot import thaw
 from dispatch.errors import CampaignError
 from dispatch.render.prepared import Recipient
-from dispatch.store.models import Campaign, CampaignStatus, MailingList
+from dispatch.store.models import Campaign, CampaignKind, CampaignLink, CampaignStatus, MailingList
 from dispatch.urls import Urls
 
 READER = Recipient(email="your address", name="reader")
@@ -56,6 +56,7 @@ def public_campaigns(session: Session, list_id: int) -> list[Campaign]:
             Campaign.list_id == list_id,
             Campaign.status == CampaignStatus.SENT,
             Campaign.test_to.is_(None),
+            Campaign.kind != CampaignKind.WELCOME,  # one per sign-up: not an issue of the list
         )
         .order_by(Campaign.started_at.desc(), Campaign.id.desc())
     )
@@ -66,7 +67,11 @@ def campaign_counts(session: Session) -> dict[int, int]:
     """Number of public campaigns per list id."""
     query = (
         select(Campaign.list_id, func.count())
-        .where(Campaign.status == CampaignStatus.SENT, Campaign.test_to.is_(None))
+        .where(
+            Campaign.status == CampaignStatus.SENT,
+            Campaign.test_to.is_(None),
+            Campaign.kind != CampaignKind.WELCOME,
+        )
         .group_by(Campaign.list_id)
     )
     return {list_id: count for list_id, count in session.execute(query)}
@@ -93,12 +98,15 @@ def public_copy(urls: Urls, campaign: Campaign) -> WebCopy | None:
     except (CampaignError, KeyError, TypeError, ValueError):
         return None
     subscribe = f"{urls.base_url}/subscribe?list={campaign.mailing_list.slug}"
+    direct = _tracked_links(campaign)
     reader = Recipient(
         email=READER.email,
         name=READER.name,
         unsubscribe_url=subscribe,
         preferences_url=subscribe,
         confirm_url=subscribe,
+        click_url=lambda n: direct.get(n, urls.home()),  # per-person links: the web copy
+        # names nobody, so they lead straight to their page
     )
     html, _text = message.prepared.fill(reader)
     html = strip_signed_links(html, urls, subscribe)
@@ -113,6 +121,18 @@ def public_copy(urls: Urls, campaign: Campaign) -> WebCopy | None:
         body_style=style.group(1) if (style := STYLE_ATTRIBUTE.search(body.group(1))) else "",
         body=body.group(2),
     )
+
+
+def _tracked_links(campaign: Campaign) -> dict[int, str]:
+    session = object_session(campaign)
+    if session is None:
+        return {}
+    rows = session.execute(
+        select(CampaignLink.position, CampaignLink.url).where(
+            CampaignLink.campaign_id == campaign.id
+        )
+    )
+    return {position: url for position, url in rows}
 
 
 def strip_signed_links(html: str, urls: Urls, replacement: str) -> str:

@@ -329,4 +329,9 @@ async def preferences_response(
         tags = await in_store(request, load_tag_choices, claim.subscriber_id, tag_offers)
     except NotFound:
         return token_error(request, "preferences", "gone")
-    return page(request, "preferences", prefs=found, saved=saved, tag_choices=tags)
+    lists = request.app.state.settings.lists
+    tracked = {
+        "links": [item.name for item in lists if item.click_tracking],
+        "people": [item.name for item in lists if item.click_tracking_per_person],
+    }
+    return page(request, "preferences", prefs=found, saved=saved, tag_choices=tags, tracked=tracked)

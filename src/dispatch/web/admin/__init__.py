@@ -22,6 +22,7 @@ from dispatch.web.admin import (
     media,
     outbox,
     segments,
+    stats,
     subscriber_page,
     subscribers,
     tokens,
@@ -44,6 +45,7 @@ ROUTERS = (
     feeds.router,
     tokens.router,
     audit_log.router,
+    stats.router,
 )
 
 

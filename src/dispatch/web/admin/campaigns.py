@@ -20,6 +20,7 @@ from dispatch.auth.deps import CurrentEditor, current_editor
 from dispatch.campaigns import Options, control, create_article, create_note
 from dispatch.campaigns.progress import last_errors
 from dispatch.campaigns.recipients import count_campaign_audience
+from dispatch.campaigns.results import Results, campaign_results
 from dispatch.config import Settings
 from dispatch.delivery.check import check_sender
 from dispatch.events.history import CampaignFeedback, campaign_feedback
@@ -132,6 +133,7 @@ class CampaignPage:
     preview: EmailPreview | None
     errors: list[tuple[str, str]]
     feedback: CampaignFeedback | None = None  # bounced and complained, once started
+    results: Results | None = None  # once started
 
 
 def campaign_page(
@@ -147,7 +149,8 @@ def campaign_page(
     errors = last_errors(session, campaign_id) if started else []
     feedback = campaign_feedback(session, campaign_id) if started else None
     progress = progress_of(session, campaign)
-    return CampaignPage(campaign, progress, audience, preview, errors, feedback)
+    results = campaign_results(session, campaign) if started else None
+    return CampaignPage(campaign, progress, audience, preview, errors, feedback, results)
 
 
 @router.get("/digests")

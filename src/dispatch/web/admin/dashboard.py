@@ -24,11 +24,12 @@ from dispatch.campaigns.lifecycle import ACTIVE
 from dispatch.config import Settings
 from dispatch.cron import cron_trigger
 from dispatch.lists import ListCounts, list_counts
-from dispatch.store.models import Campaign
+from dispatch.store.models import Campaign, CampaignKind
 from dispatch.web.admin.common import in_store
 from dispatch.web.admin.doctor_view import DoctorView
 from dispatch.web.admin.feeds import last_build
 from dispatch.web.admin.progress_view import ProgressView, progress_of
+from dispatch.web.admin.stats import stats_of
 from dispatch.web.admin_render import render_admin
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -60,7 +61,9 @@ class Overview:
 def overview(session: Session) -> Overview:
     active = select(Campaign).where(Campaign.status.in_(ACTIVE)).order_by(Campaign.id.desc())
     running = [_row(session, c) for c in session.scalars(active)]
-    recent = [_row(session, c) for c in control.recent(session, RECENT)]
+    # Welcome series steps (one campaign per sign-up at times) are on the lists' pages.
+    latest = control.recent(session, RECENT, without=[CampaignKind.WELCOME])
+    recent = [_row(session, c) for c in latest]
     return Overview(list_counts(session), running, recent)
 
 
@@ -92,6 +95,7 @@ def _from_scheduler(scheduler: object | None, list_slug: str) -> datetime | None
 async def dashboard(request: Request, editor: CurrentEditor = Depends(current_editor)) -> Response:
     state = request.app.state
     found: Overview = await in_store(request, overview)
+    charts = await stats_of(request)
     scheduler = getattr(state, "scheduler", None)
     return render_admin(
         request,
@@ -102,6 +106,7 @@ async def dashboard(request: Request, editor: CurrentEditor = Depends(current_ed
         digests=next_digests(state.settings, scheduler, state.clock()),
         scheduler_live=_live(scheduler),
         doctor=doctor_of(request),
+        stats=charts,
     )
 
 

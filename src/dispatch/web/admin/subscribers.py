@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from dispatch.auth.deps import CurrentEditor, current_editor
+from dispatch.campaigns.welcome_report import series_summary, steps_given
 from dispatch.events.history import for_addresses
 from dispatch.lists import get_list, list_counts
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
@@ -98,8 +99,23 @@ async def list_page(
     first: People = await store(request, people, slug, q, status, 0, 0)
     paging = Paging.of(request, first.total)
     found: People = await store(request, people, slug, q, status, paging.offset, paging.size)
-    feedback = await store(request, for_addresses, [person.email for person in found.rows])
-    return _list(request, editor, slug, found, paging, q=q, status=status, feedback=feedback)
+    emails = [person.email for person in found.rows]
+    feedback = await store(request, for_addresses, emails)
+    settings = request.app.state.settings
+    series = await store(request, series_summary, settings, slug)
+    given = await store(request, steps_given, slug, emails)
+    return _list(
+        request,
+        editor,
+        slug,
+        found,
+        paging,
+        q=q,
+        status=status,
+        feedback=feedback,
+        series=series,
+        given=given,
+    )
 
 
 def _list(
@@ -116,6 +132,8 @@ def _list(
     context.setdefault("upload", None)
     context.setdefault("error", None)
     context.setdefault("feedback", [])
+    context.setdefault("series", [])
+    context.setdefault("given", {})
     return render_admin(
         request,
         "list",

@@ -14,6 +14,7 @@ from dispatch.campaigns import Options, create_article, create_digest, create_no
 from dispatch.campaigns.content import TEST_PREFIX, CampaignRenderer, load_articles, render_campaign
 from dispatch.campaigns.control import CampaignDetails
 from dispatch.campaigns.create import Created, DigestPlan
+from dispatch.campaigns.results import Results
 from dispatch.config import Settings
 from dispatch.errors import NotFound
 from dispatch.render.preview import SAMPLE, sample_email
@@ -24,6 +25,7 @@ from dispatch.web.api.schemas import (
     DeliveryError,
     PreviewOut,
     ProgressOut,
+    ResultsOut,
 )
 
 MAX_ID = 2**31 - 1
@@ -39,6 +41,8 @@ def get(session: Session, campaign_id: int) -> Campaign:
 def kind_of(campaign: Campaign) -> str:
     if campaign.body_markdown is not None:
         return "note"
+    if campaign.kind == CampaignKind.WELCOME:
+        return "welcome"
     return "digest" if campaign.kind == CampaignKind.DIGEST else "article"
 
 
@@ -57,7 +61,7 @@ def _fields(campaign: Campaign) -> dict[str, object]:
     }
 
 
-def detail(found: CampaignDetails) -> CampaignDetail:
+def detail(found: CampaignDetails, results: Results) -> CampaignDetail:
     campaign, p = found.campaign, found.progress
     bounced = p.bounced
     progress = ProgressOut(
@@ -77,7 +81,9 @@ def detail(found: CampaignDetails) -> CampaignDetail:
         auto_resume_at=p.auto_resume_at,
         last_errors=[DeliveryError(email=e, error=m) for e, m in found.errors],
     )
-    return CampaignDetail(**_fields(campaign), progress=progress)
+    return CampaignDetail(
+        **_fields(campaign), progress=progress, results=ResultsOut(**results.as_json())
+    )
 
 
 def preview(session: Session, settings: Settings, campaign: Campaign, now: datetime) -> PreviewOut:

@@ -31,6 +31,7 @@ from dispatch.campaigns.create import (
 )
 from dispatch.campaigns.lifecycle import move
 from dispatch.campaigns.recipients import count_campaign_audience
+from dispatch.campaigns.results import campaign_results
 from dispatch.campaigns.start import AlreadyStarted, start_campaign
 from dispatch.config import Settings
 from dispatch.delivery.check import check_sender
@@ -157,8 +158,9 @@ async def get_one(request: Request, campaign_id: int = CampaignId) -> CampaignDe
     when = now(request)
 
     def work(session: Session) -> CampaignDetail:
-        views.get(session, campaign_id)
-        return views.detail(control.details(session, campaign_id, when))
+        campaign = views.get(session, campaign_id)
+        found = control.details(session, campaign_id, when)
+        return views.detail(found, campaign_results(session, campaign))
 
     return await in_store(request, work)
 

@@ -281,7 +281,7 @@ class CampaignOut(BaseModel):
     id: int
     key: str
     list: str
-    kind: Literal["digest", "article", "note"]
+    kind: Literal["digest", "article", "note", "welcome"]
     status: CampaignStatus
     subject: str
     preheader: str
@@ -368,8 +368,31 @@ class ProgressOut(BaseModel):
     last_errors: list[DeliveryError]
 
 
+class LinkResultOut(BaseModel):
+    position: int
+    url: str
+    clicks: int = Field(description="Every click on the link.")
+    people: int = Field(description="Distinct people who clicked (per-person tracking only).")
+
+
+class ResultsOut(BaseModel):
+    """What became of the campaign (`dispatch campaigns show` prints the same)."""
+
+    recipients: int
+    sent: int = Field(description="Accepted by the provider (including those that bounced).")
+    failed: int
+    bounced: int
+    complained: int
+    unsubscribed: int = Field(description="Unsubscribes through this campaign's links.")
+    unsubscribed_at: list[datetime] = Field(description="The newest 20, newest first.")
+    tracked: bool = Field(description="Its links were tracked (the list's click_tracking).")
+    clicks: int
+    links: list[LinkResultOut]
+
+
 class CampaignDetail(CampaignOut):
     progress: ProgressOut
+    results: ResultsOut
 
 
 class PreviewOut(BaseModel):

@@ -1,0 +1,59 @@
+"""Counting a click on a tracked link and finding where it leads.
+
+A click token (`Tokens.click`) names a campaign and a link position; the URL comes from
+`campaign_links` only, never from the request, so a forged or altered token finds
+nothing (no open redirect). Every click adds one to the link's count in the same UPDATE
+that reads nothing back; a token that names its reader (per-person tracking, still on
+for the campaign's list) adds one `link_clicks` row per person and link, the first time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from dispatch.config import Settings
+from dispatch.store.models import Campaign, CampaignLink, LinkClick, MailingList, Subscriber
+from dispatch.subscribers.optin import current_id
+from dispatch.tokens import ClickClaim
+
+
+def follow(session: Session, settings: Settings, claim: ClickClaim, now: datetime) -> str | None:
+    """Count the click; the URL to redirect to, or None when the token names no link."""
+    found = session.execute(
+        select(CampaignLink.id, CampaignLink.url, MailingList.slug)
+        .join(Campaign, Campaign.id == CampaignLink.campaign_id)
+        .join(MailingList, MailingList.id == Campaign.list_id)
+        .where(CampaignLink.campaign_id == claim.campaign_id)
+        .where(CampaignLink.position == claim.position)
+    ).first()
+    if found is None or urlsplit(found.url).scheme not in ("http", "https"):
+        return None
+    session.execute(
+        update(CampaignLink)
+        .where(CampaignLink.id == found.id)
+        .values(clicks=CampaignLink.clicks + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if claim.subscriber_id is not None and _per_person(settings, found.slug):
+        _first_click(session, found.id, current_id(session, claim.subscriber_id), now)
+    return str(found.url)
+
+
+def _per_person(settings: Settings, list_slug: str) -> bool:
+    item = next((x for x in settings.lists if x.slug == list_slug), None)
+    return item is not None and item.click_tracking_per_person
+
+
+def _first_click(session: Session, link_id: int, subscriber_id: int, now: datetime) -> None:
+    if session.get(Subscriber, subscriber_id) is None:
+        return  # erased since: the click counts, the person is not kept
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(LinkClick).values(
+        link_id=link_id, subscriber_id=subscriber_id, clicked_at=now
+    )
+    session.execute(statement.on_conflict_do_nothing(index_elements=["link_id", "subscriber_id"]))
