@@ -1,8 +1,9 @@
-"""Writing a batch's people to the store: at most four executemany statements.
+"""Writing a batch's people to the store: a few executemany statements.
 
-New subscribers (INSERT … RETURNING their ids), changed subscribers, new subscriptions,
-and pending subscriptions to confirm. Values that are the same for the whole batch
-(timestamps, status, list) are converted once, not once per row.
+New subscribers (INSERT … RETURNING their ids), changed subscribers, new subscriptions
+(pending, confirmed, and those with another service's dates), pending subscriptions to
+confirm, and suppressions kept from another service's export. Values that are the same
+for the whole batch (timestamps, status, list) are converted once, not once per row.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, Column, Connection, bindparam, insert, literal, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import UserDefinedType
 
-from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus
+from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
 
 SUBSCRIBERS = Subscriber.__table__
 SUBSCRIPTIONS = Subscription.__table__
+SUPPRESSIONS = Suppression.__table__
 
 
 @dataclass(slots=True)
@@ -34,6 +37,8 @@ class Person:
     dirty: bool = False
     new_subscription: bool = False
     upgraded: bool = False
+    since: datetime | None = None  # the subscription's start as the file gives it
+    confirmed_at: datetime | None = None
 
 
 def write_people(
@@ -45,8 +50,27 @@ def write_people(
 ) -> None:
     _insert_new(connection, [p for p in people if p.id is None and p.status is not None], now)
     _update_changed(connection, [p for p in people if p.dirty], now)
-    _subscribe(connection, list_id, [p for p in people if p.new_subscription], confirmed, now)
+    joining = [p for p in people if p.new_subscription]
+    for state in (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED):
+        group = [p for p in joining if p.status is state]
+        undated = [p for p in group if p.since is None and p.confirmed_at is None]
+        _subscribe(connection, list_id, undated, state is SubscriptionStatus.CONFIRMED, now)
+        dated = [p for p in group if p.since is not None or p.confirmed_at is not None]
+        _subscribe_dated(connection, list_id, dated, state, now)
     _confirm(connection, list_id, [p for p in people if p.upgraded], now)
+
+
+def write_suppressions(connection: Connection, reasons: dict[str, str], now: datetime) -> None:
+    """Suppress these addresses (one executemany); one already suppressed keeps its reason."""
+    if not reasons:
+        return
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(SUPPRESSIONS)
+        .values(created_at=_once(connection, SUPPRESSIONS.c.created_at, now))
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    connection.execute(statement, [{"email": e, "reason": r} for e, r in reasons.items()])
 
 
 class _Converted(UserDefinedType[Any]):
@@ -111,6 +135,33 @@ def _subscribe(
         confirmed_at=stamp if confirmed else None,
     )
     connection.execute(statement, [{"subscriber_id": p.id} for p in people])
+
+
+def _subscribe_dated(
+    connection: Connection,
+    list_id: int,
+    people: list[Person],
+    state: SubscriptionStatus,
+    now: datetime,
+) -> None:
+    """New subscriptions with the dates another service recorded (per-row stamps)."""
+    if not people:
+        return
+    statement = insert(SUBSCRIPTIONS).values(
+        list_id=literal(list_id),
+        status=_once(connection, SUBSCRIPTIONS.c.status, state),
+        updated_at=_once(connection, SUBSCRIPTIONS.c.updated_at, now),
+    )
+    confirmed = state is SubscriptionStatus.CONFIRMED
+    rows = [
+        {
+            "subscriber_id": p.id,
+            "created_at": p.since or p.confirmed_at or now,
+            "confirmed_at": (p.confirmed_at or p.since or now) if confirmed else None,
+        }
+        for p in people
+    ]
+    connection.execute(statement, rows)
 
 
 def _confirm(connection: Connection, list_id: int, people: list[Person], now: datetime) -> None:

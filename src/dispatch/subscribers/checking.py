@@ -18,6 +18,7 @@ from itertools import islice
 from dispatch.errors import InvalidAddress
 from dispatch.subscribers.addresses import clean_name, normalise_address
 from dispatch.subscribers.csv_rows import Header, Record
+from dispatch.subscribers.import_caps import over_cap
 from dispatch.subscribers.merge import Incoming
 from dispatch.subscribers.rejects import Reject
 
@@ -101,14 +102,22 @@ def _row(record: Record, email: str, invalid: str, header: Header) -> Incoming |
         return Reject(record.line, reason, fields)
     if invalid:
         return Reject(record.line, invalid, fields)
+    if header.mapping is not None:
+        from dispatch.subscribers.service_rows import service_row  # imports this module's users
+
+        return service_row(record, email, header)
     status = fields[header.status].strip().lower() if header.status is not None else ""
     if status not in STATUSES:
         return Reject(record.line, f"unknown status {status!r}", fields)
     attributes = {key: value for i, key in header.attributes if (value := fields[i].strip())}
+    name = clean_name(fields[header.name]) if header.name is not None else ""
+    problem = over_cap(name, attributes, ())
+    if problem:
+        return Reject(record.line, problem, fields)
     return Incoming(
         line=record.line,
         email=email,
-        name=clean_name(fields[header.name]) if header.name is not None else "",
+        name=name,
         attributes=attributes,
         unsubscribed=status == "unsubscribed",
     )
