@@ -93,14 +93,17 @@ class _WideLines(_Lines):
 
     def __iter__(self) -> Iterator[str]:
         text = io.TextIOWrapper(_binary(self._stream), self._encoding, "replace", newline="")
-        for number, line in enumerate(text, start=1):
-            if number == 1:
-                line = line.lstrip("\ufeff")
-            if "\ufffd" in line:
-                self.bad[number] = f"not valid {self._encoding}"
-            if "\x00" in line:
-                self.bad[number] = "contains a NUL byte"
-            yield line
+        try:
+            for number, line in enumerate(text, start=1):
+                if number == 1:
+                    line = line.lstrip("\ufeff")
+                if "\ufffd" in line:
+                    self.bad[number] = f"not valid {self._encoding}"
+                if "\x00" in line:
+                    self.bad[number] = "contains a NUL byte"
+                yield line
+        finally:
+            text.detach()  # the caller's stream stays theirs to close
 
 
 def _binary(stream: Iterable[bytes]) -> IO[bytes]:
