@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.lists import get_list
@@ -25,10 +25,20 @@ FIXED = ["email", "name", "status", "subscribed_at"]
 YIELD_PER = 2000
 
 
-def export_subscribers(session: Session, list_slug: str, out: IO[str], status: str = "all") -> int:
+Progress = Callable[[int, int], None]  # (people written, people to write)
+
+
+def export_subscribers(
+    session: Session,
+    list_slug: str,
+    out: IO[str],
+    status: str = "all",
+    on_progress: Progress | None = None,
+) -> int:
     """Write the CSV to `out`; returns the number of people written."""
     query = _query(get_list(session, list_slug).id, status)
     keys = _attribute_keys(session, query)
+    total = _count(session, query) if on_progress is not None else 0
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*FIXED, *keys])
     count = 0
@@ -37,15 +47,25 @@ def export_subscribers(session: Session, list_slug: str, out: IO[str], status: s
         values = [_cell((attributes or {}).get(key)) for key in keys]
         writer.writerow([email, name, state.value, subscribed_at.isoformat(), *values])
         count += 1
+        if on_progress is not None and count % YIELD_PER == 0:
+            on_progress(count, total)
+    if on_progress is not None:
+        on_progress(count, max(count, total))
     return count
 
 
-def export_to_file(session: Session, list_slug: str, path: Path, status: str = "all") -> int:
+def export_to_file(
+    session: Session,
+    list_slug: str,
+    path: Path,
+    status: str = "all",
+    on_progress: Progress | None = None,
+) -> int:
     """Write the CSV to `path` atomically (a temporary file, then rename)."""
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         with temporary.open("w", encoding="utf-8", newline="") as out:
-            count = export_subscribers(session, list_slug, out, status)
+            count = export_subscribers(session, list_slug, out, status, on_progress)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
@@ -80,6 +100,11 @@ def _attribute_keys(session: Session, query: Select[Any]) -> list[str]:
     for (attributes,) in _stream(session, attributes_only):
         keys.update(dict.fromkeys(attributes or {}))
     return [key for key in keys if key not in FIXED]
+
+
+def _count(session: Session, query: Select[Any]) -> int:
+    counted = query.order_by(None).with_only_columns(func.count(), maintain_column_froms=True)
+    return int(session.scalar(counted) or 0)
 
 
 def _stream(session: Session, query: Select[Any]) -> Iterator[Any]:
