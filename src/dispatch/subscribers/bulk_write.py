@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Column, Connection, bindparam, insert, literal, update
+from sqlalchemy import BindParameter, Column, Connection, bindparam, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import UserDefinedType
 
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
+from dispatch.subscribers.driver_rows import DriverStatement
 
 SUBSCRIBERS = Subscriber.__table__
 SUBSCRIPTIONS = Subscription.__table__
@@ -90,17 +91,19 @@ def _once(connection: Connection, column: Column[Any], value: Any) -> BindParame
 
 
 def _insert_new(connection: Connection, fresh: list[Person], now: datetime) -> None:
+    """Insert through the driver, then read the new ids back by address (one SELECT):
+    SQLite's executemany cannot return them."""
     if not fresh:
         return
-    stamp = _once(connection, SUBSCRIBERS.c.created_at, now)
-    # No sort_by_parameter_order: SQLite would then insert one row per statement.
-    statement = (
-        insert(SUBSCRIBERS)
-        .values(created_at=stamp, updated_at=stamp)
-        .returning(SUBSCRIBERS.c.id, SUBSCRIBERS.c.email)
+    columns = ["email", "name", "attributes", "created_at", "updated_at"]
+    statement = DriverStatement(connection, SUBSCRIBERS, columns)
+    stamp = statement.convert(3, now)
+    statement.run([(p.email, p.name, p.attributes, stamp, stamp) for p in fresh], converted=(3, 4))
+    emails = [p.email for p in fresh]
+    found = connection.execute(
+        select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.email).where(SUBSCRIBERS.c.email.in_(emails))
     )
-    values = [{"email": p.email, "name": p.name, "attributes": p.attributes} for p in fresh]
-    ids = {email: pid for pid, email in connection.execute(statement, values)}
+    ids = {email: pid for pid, email in found}
     for person in fresh:
         person.id = ids[person.email]
 
@@ -108,16 +111,11 @@ def _insert_new(connection: Connection, fresh: list[Person], now: datetime) -> N
 def _update_changed(connection: Connection, changed: list[Person], now: datetime) -> None:
     if not changed:
         return
-    statement = (
-        update(SUBSCRIBERS)
-        .where(SUBSCRIBERS.c.id == bindparam("person"))
-        .values(name=bindparam("new_name"), attributes=bindparam("new_attributes"))
-        .values(updated_at=_once(connection, SUBSCRIBERS.c.updated_at, now))
+    statement = DriverStatement(
+        connection, SUBSCRIBERS, ["name", "attributes", "updated_at"], where="id"
     )
-    connection.execute(
-        statement,
-        [{"person": p.id, "new_name": p.name, "new_attributes": p.attributes} for p in changed],
-    )
+    stamp = statement.convert(2, now)
+    statement.run([(p.name, p.attributes, stamp, p.id) for p in changed], converted=(2,))
 
 
 def _subscribe(
@@ -125,16 +123,16 @@ def _subscribe(
 ) -> None:
     if not people:
         return
-    stamp = _once(connection, SUBSCRIPTIONS.c.created_at, now)
+    columns = ["subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at"]
+    statement = DriverStatement(connection, SUBSCRIPTIONS, columns)
     status = SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING
-    statement = insert(SUBSCRIPTIONS).values(
-        list_id=literal(list_id),
-        status=_once(connection, SUBSCRIPTIONS.c.status, status),
-        created_at=stamp,
-        updated_at=stamp,
-        confirmed_at=stamp if confirmed else None,
+    shared = (
+        statement.convert(2, status),
+        stamp := statement.convert(3, now),
+        stamp,
+        stamp if confirmed else None,
     )
-    connection.execute(statement, [{"subscriber_id": p.id} for p in people])
+    statement.run([(p.id, list_id, *shared) for p in people], converted=(2, 3, 4, 5))
 
 
 def _subscribe_dated(
