@@ -19,15 +19,22 @@ from dispatch.errors import TokenError, TokenExpired
 
 SALT_PREFIX = "dispatch.tokens."
 CONFIRM_MAX_AGE = timedelta(days=7)
+MAX_LISTS = 100  # lists one confirmation token may name
 _SIGNER = {"digest_method": hashlib.sha256}
 
 
 @dataclass(frozen=True)
 class ListClaim:
-    """What an unsubscribe or confirmation token names: one subscriber on one list."""
+    """What an unsubscribe or confirmation token names: one subscriber on one list (a
+    confirmation token may name more: one link for every list chosen at one sign-up)."""
 
     subscriber_id: int
     list_slug: str
+    more: tuple[str, ...] = ()
+
+    @property
+    def list_slugs(self) -> tuple[str, ...]:
+        return (self.list_slug, *self.more)
 
 
 class Tokens:
@@ -53,8 +60,9 @@ class Tokens:
     def preferences(self, subscriber_id: int) -> str:
         return str(self._preferences.dumps([subscriber_id]))
 
-    def confirm(self, subscriber_id: int, list_slug: str) -> str:
-        return str(self._confirm.dumps([subscriber_id, list_slug]))
+    def confirm(self, subscriber_id: int, list_slug: str, *more: str) -> str:
+        """One link confirming `list_slug` and the `more` lists chosen with it."""
+        return str(self._confirm.dumps([subscriber_id, list_slug, *more]))
 
     def verify_unsubscribe(self, token: str) -> ListClaim:
         return _list_claim(_load(self._unsubscribe, token, "unsubscribe"), "unsubscribe")
@@ -67,7 +75,8 @@ class Tokens:
 
     def verify_confirm(self, token: str, max_age: timedelta = CONFIRM_MAX_AGE) -> ListClaim:
         seconds = int(max_age.total_seconds())
-        return _list_claim(_load(self._confirm, token, "confirmation", seconds), "confirmation")
+        payload = _load(self._confirm, token, "confirmation", seconds)
+        return _list_claim(payload, "confirmation", several=True)
 
 
 def _load(
@@ -88,15 +97,15 @@ def _load(
         ) from exc
 
 
-def _list_claim(payload: Any, purpose: str) -> ListClaim:
+def _list_claim(payload: Any, purpose: str, several: bool = False) -> ListClaim:
     if not (
         isinstance(payload, list)
-        and len(payload) == 2
+        and (len(payload) == 2 or (several and 2 <= len(payload) <= MAX_LISTS + 1))
         and _is_id(payload[0])
-        and isinstance(payload[1], str)
+        and all(isinstance(slug, str) for slug in payload[1:])
     ):
         raise TokenError(f"{purpose} token: unexpected content")
-    return ListClaim(int(payload[0]), payload[1])
+    return ListClaim(int(payload[0]), payload[1], tuple(payload[2:]))
 
 
 def _is_id(value: Any) -> bool:

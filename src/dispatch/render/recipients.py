@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dispatch.render.prepared import Recipient
@@ -20,9 +20,13 @@ def signed_recipient(
     name: str = "",
     attributes: Mapping[str, Any] | None = None,
     with_confirm: bool = False,
+    confirm_also: Sequence[str] = (),
 ) -> Recipient:
-    """Unsubscribe, preferences (and confirm) URLs carry tokens naming this subscriber."""
-    confirm = urls.confirm(tokens.confirm(subscriber_id, list_slug)) if with_confirm else ""
+    """Unsubscribe, preferences (and confirm) URLs carry tokens naming this subscriber;
+    the confirm URL also names the `confirm_also` lists chosen at the same sign-up."""
+    confirm = ""
+    if with_confirm:
+        confirm = urls.confirm(tokens.confirm(subscriber_id, list_slug, *confirm_also))
     return Recipient(
         email=email,
         name=name,

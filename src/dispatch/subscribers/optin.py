@@ -12,8 +12,12 @@ here) and returns the `Mail`s the caller must send afterwards (`transactional.Ma
   (`transactional.claim_confirmation`); addresses are normalised, so `Ann@` and
   `ann@` are one subscriber and one mailbox.
   An existing subscriber's name is never changed by a sign-up form.
-- `confirm`: pending → confirmed, with a welcome mail, exactly once.
-- `unsubscribe`: → unsubscribed at once; idempotent.
+  Several lists chosen at once get ONE confirmation mail (one link naming them all)
+  and ONE welcome mail (for the lists without double opt-in), not one per list.
+- `confirm`: pending → confirmed for every list the link names, with one welcome mail
+  for those it confirmed, exactly once; `confirm_state` tells a page that the link was
+  already used (so it says so instead of offering the button again).
+- `unsubscribe`: → unsubscribed at once; idempotent (`unsubscribe_state` likewise).
 - `load_preferences` / `save_preferences` / `leave_all`: the person holding a
   preferences link proved they read that mailbox, so lists they tick are confirmed
   at once (with a welcome mail) and lists they untick are left.
@@ -71,12 +75,30 @@ def sign_up(
     person = session.execute(
         select(Subscriber.id, Subscriber.name).where(Subscriber.email == address)
     ).one()
-    mails = []
+    joined: dict[str, list[MailingList]] = {"confirm": [], "welcome": []}
     for row in rows:
-        kind, claimed = _join(session, person.id, row, now)
+        kind, _ = _join(session, person.id, row, now)
         if kind:
-            mails.append(Mail(kind, person.id, address, person.name, row.slug, row.id, claimed))
-    return mails
+            joined[kind].append(row)
+    return [
+        _one_mail(kind, person.id, address, person.name, lists, now if kind == "confirm" else None)
+        for kind, lists in joined.items()
+        if lists
+    ]
+
+
+def _one_mail(
+    kind: str,
+    subscriber_id: int,
+    email: str,
+    name: str,
+    lists: Sequence[MailingList],
+    claimed_at: datetime | None = None,
+) -> Mail:
+    """One mail of `kind` covering every list in `lists` (the first names the sender)."""
+    first, *others = lists
+    more = tuple((row.slug, row.id) for row in others)
+    return Mail(kind, subscriber_id, email, name, first.slug, first.id, claimed_at, more)
 
 
 def _join(
@@ -103,20 +125,62 @@ class Confirmation:
 
 
 def confirm(session: Session, claim: ListClaim, now: datetime) -> Confirmation:
-    """Confirm the subscription a confirmation token names."""
-    row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
-    if row is None:
+    """Confirm the subscriptions a confirmation token names; one welcome for them all."""
+    rows = _claimed_lists(session, claim)
+    if not rows:
         return Confirmation("gone")
-    ids, subscriber_id = [row.id], current_id(session, claim.subscriber_id)
-    if _set_status(session, subscriber_id, ids, CONFIRMED, now, only_from=PENDING):
+    subscriber_id = current_id(session, claim.subscriber_id)
+    done = [
+        row
+        for row in rows
+        if _set_status(session, subscriber_id, [row.id], CONFIRMED, now, only_from=PENDING)
+    ]
+    if done:
         person = session.get_one(Subscriber, subscriber_id)
         if is_suppressed(session, person.email):
             return Confirmation("confirmed")
-        mail = Mail("welcome", person.id, person.email, person.name, row.slug, row.id)
-        return Confirmation("confirmed", mail)
-    current = _status(session, subscriber_id, row.id)
-    outcomes = {CONFIRMED: "already", UNSUBSCRIBED: "left"}
-    return Confirmation(outcomes.get(current, "gone") if current else "gone")
+        return Confirmation(
+            "confirmed", _one_mail("welcome", person.id, person.email, person.name, done)
+        )
+    return Confirmation(_settled(session, subscriber_id, rows) or "gone")
+
+
+def confirm_state(session: Session, claim: ListClaim) -> str | None:
+    """What a confirmation link's page should say before anything is pressed: None while
+    a list it names is still pending (show the button), else "already", "left" or "gone"."""
+    rows = _claimed_lists(session, claim)
+    if not rows:
+        return "gone"
+    subscriber_id = current_id(session, claim.subscriber_id)
+    if any(_status(session, subscriber_id, row.id) is PENDING for row in rows):
+        return None
+    return _settled(session, subscriber_id, rows) or "gone"
+
+
+def _claimed_lists(session: Session, claim: ListClaim) -> list[MailingList]:
+    """The lists a token names that still exist, in the token's order."""
+    found = session.scalars(select(MailingList).where(MailingList.slug.in_(claim.list_slugs)))
+    by_slug = {row.slug: row for row in found}
+    return [by_slug[slug] for slug in dict.fromkeys(claim.list_slugs) if slug in by_slug]
+
+
+def _settled(session: Session, subscriber_id: int, rows: Sequence[MailingList]) -> str | None:
+    """ "already" when a named list is confirmed, else "left" when one was left, else None."""
+    statuses = {_status(session, subscriber_id, row.id) for row in rows}
+    if CONFIRMED in statuses:
+        return "already"
+    return "left" if UNSUBSCRIBED in statuses else None
+
+
+def unsubscribe_state(session: Session, claim: ListClaim) -> str | None:
+    """ "already" when the link's subscription is already left, "gone" when there is none."""
+    row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
+    if row is None:
+        return "gone"
+    current = _status(session, current_id(session, claim.subscriber_id), row.id)
+    if current is None:
+        return "gone"
+    return "already" if current is UNSUBSCRIBED else None
 
 
 def unsubscribe(session: Session, claim: ListClaim, now: datetime) -> str:
@@ -191,12 +255,15 @@ def save_preferences(
     rows = session.scalars(select(MailingList).where(MailingList.slug.in_(offered))).all()
     left = [row.id for row in rows if row.slug not in chosen]
     _set_status(session, subscriber_id, left, UNSUBSCRIBED, now)
-    mails = []
-    for row in rows:
-        if row.slug in chosen and not suppressed and _join_now(session, subscriber_id, row, now):
-            mails.append(Mail("welcome", person.id, person.email, cleaned, row.slug, row.id))
+    joined = [
+        row
+        for row in rows
+        if row.slug in chosen and not suppressed and _join_now(session, subscriber_id, row, now)
+    ]
     session.flush()
-    return mails
+    if not joined:
+        return []
+    return [_one_mail("welcome", person.id, person.email, cleaned, joined)]
 
 
 def _join_now(session: Session, subscriber_id: int, row: MailingList, now: datetime) -> bool:

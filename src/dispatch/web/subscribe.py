@@ -7,9 +7,12 @@ tell whether an address was already subscribed.
   inbox" page for every address (new, subscribed, suppressed, or a bot that filled the
   honeypot), 400 with the form for bad input, 429 over the rate limits.
 - `GET /confirm/<token>` shows one button; only its `POST` confirms, because mail
-  scanners open links in mail (a GET that confirmed would let them opt people in).
-- `GET /unsubscribe/<token>` shows one button; `POST` (that button, or a mail client's
-  RFC 8058 `List-Unsubscribe=One-Click`) unsubscribes at once: 200, no redirect.
+  scanners open links in mail (a GET that confirmed would let them opt people in). One
+  token may name several lists (one sign-up, one mail). A link already used says so
+  ("You already confirmed…") instead of offering the button again.
+- `GET /unsubscribe/<token>` shows one button (or "You are already unsubscribed…");
+  `POST` (that button, or a mail client's RFC 8058 `List-Unsubscribe=One-Click`)
+  unsubscribes at once: 200, no redirect.
 - `GET|POST /preferences/<token>`: lists, name, "unsubscribe from everything".
 - A forged, altered, expired or wrong-purpose token: a 400 page, nothing changed.
 Pages with a token send `Cache-Control: no-store` and `Referrer-Policy: no-referrer`;
@@ -197,15 +200,25 @@ def list_named(request: Request, slug: str) -> Any:
     return next((item for item in request.app.state.settings.lists if item.slug == slug), None)
 
 
+def lists_named(request: Request, slugs: Sequence[str]) -> list[Any]:
+    return [item for slug in dict.fromkeys(slugs) if (item := list_named(request, slug))]
+
+
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 async def confirm_page(request: Request, token: str):
     claim = verified(request, "confirm", token)
     if isinstance(claim, HTMLResponse):
         return claim
-    item = list_named(request, claim.list_slug)
-    if item is None:
+    items = lists_named(request, claim.list_slugs)
+    state = await in_store(request, optin.confirm_state, claim) if items else "gone"
+    if state == "gone":
         return token_error(request, "confirm", "gone")
-    return page(request, "confirm", item=item, outcome=None)
+    return confirm_response(request, items, state)
+
+
+def confirm_response(request: Request, items: list[Any], outcome: str | None) -> HTMLResponse:
+    names = " and ".join(filter(None, [", ".join(i.name for i in items[:-1]), items[-1].name]))
+    return page(request, "confirm", item=items[0], items=items, names=names, outcome=outcome)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
@@ -213,13 +226,13 @@ async def confirm(request: Request, token: str, background: BackgroundTasks):
     claim = verified(request, "confirm", token)
     if isinstance(claim, HTMLResponse):
         return claim
-    item = list_named(request, claim.list_slug)
+    items = lists_named(request, claim.list_slugs)
     now = request.app.state.clock()
-    result = await in_store(request, optin.confirm, claim, now) if item else None
+    result = await in_store(request, optin.confirm, claim, now) if items else None
     if result is None or result.outcome == "gone":
         return token_error(request, "confirm", "gone")
     send_later(request, background, [result.mail] if result.mail else [])
-    return page(request, "confirm", item=item, outcome=result.outcome)
+    return confirm_response(request, items, result.outcome)
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -227,7 +240,10 @@ async def unsubscribe_page(request: Request, token: str):
     claim = verified(request, "unsubscribe", token)
     if isinstance(claim, HTMLResponse):
         return claim
-    return page(request, "unsubscribe", item=list_named(request, claim.list_slug))
+    item = list_named(request, claim.list_slug)
+    if await in_store(request, optin.unsubscribe_state, claim) == "already":
+        return unsubscribed_page(request, claim, item, "already")
+    return page(request, "unsubscribe", item=item)
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -236,11 +252,15 @@ async def unsubscribe(request: Request, token: str):
     claim = verified(request, "unsubscribe", token)
     if isinstance(claim, HTMLResponse):
         return claim
-    await in_store(request, optin.unsubscribe, claim, request.app.state.clock())
-    item = list_named(request, claim.list_slug)
+    outcome = await in_store(request, optin.unsubscribe, claim, request.app.state.clock())
+    return unsubscribed_page(request, claim, list_named(request, claim.list_slug), outcome)
+
+
+def unsubscribed_page(request: Request, claim: Any, item: Any, outcome: str) -> HTMLResponse:
     links = services(request).mailer
     preferences = links.urls.preferences(links.tokens.preferences(claim.subscriber_id))
-    return page(request, "unsubscribed", item=item, preferences_url=preferences)
+    already = outcome == "already"
+    return page(request, "unsubscribed", item=item, preferences_url=preferences, already=already)
 
 
 @router.get("/preferences/{token}", response_class=HTMLResponse)
