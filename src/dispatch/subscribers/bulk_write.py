@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import UserDefinedType
 
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
-from dispatch.subscribers.driver_rows import DriverStatement
+from dispatch.subscribers.driver_rows import DriverStatement, one_of
 
 SUBSCRIBERS = Subscriber.__table__
 SUBSCRIPTIONS = Subscription.__table__
@@ -101,7 +101,9 @@ def _insert_new(connection: Connection, fresh: list[Person], now: datetime) -> N
     statement.run([(p.email, p.name, p.attributes, stamp, stamp) for p in fresh], converted=(3, 4))
     emails = [p.email for p in fresh]
     found = connection.execute(
-        select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.email).where(SUBSCRIBERS.c.email.in_(emails))
+        select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.email).where(
+            one_of(connection, SUBSCRIBERS.c.email, emails)
+        )
     )
     ids = {email: pid for pid, email in found}
     for person in fresh:

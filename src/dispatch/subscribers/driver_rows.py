@@ -9,10 +9,21 @@ tuples. Only for the bulk writes of imports; everything else goes through the OR
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+)
 
 Processor = Callable[[Any], Any] | None
 
@@ -60,3 +71,15 @@ def _processed(row: tuple[Any, ...], todo: list[tuple[int, Callable[[Any], Any]]
         if values[index] is not None:
             values[index] = processor(values[index])
     return tuple(values)
+
+
+def one_of(
+    connection: Connection, column: ColumnElement[Any], values: Sequence[str]
+) -> ColumnElement[bool]:
+    """`column IN (values)` bound as ONE parameter (a JSON array read by `json_each` on
+    SQLite, an array on PostgreSQL): an expanding IN renders a bind name per value for
+    every batch (profiled: a tenth of an import); this compiles once and is cached."""
+    if connection.dialect.name == "sqlite":
+        array = bindparam("one_of", json.dumps(list(values)), type_=String())
+        return column.in_(select(func.json_each(array).table_valued("value").c.value))
+    return column == any_(bindparam("one_of", list(values), type_=ARRAY(String())))

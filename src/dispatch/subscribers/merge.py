@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
 from dispatch.subscribers.bulk_write import Person, write_people, write_suppressions
+from dispatch.subscribers.driver_rows import one_of
 
 SUBSCRIBERS = Subscriber.__table__
 SUBSCRIPTIONS = Subscription.__table__
@@ -105,7 +106,7 @@ def _load_people(
         SUBSCRIBERS.c.created_at,
         SUBSCRIPTIONS.c.status,
     ).select_from(joined)
-    found = connection.execute(query.where(SUBSCRIBERS.c.email.in_(emails)))
+    found = connection.execute(query.where(one_of(connection, SUBSCRIBERS.c.email, emails)))
     people = {}
     for pid, email, name, attributes, created_at, status in found:
         details = dict(attributes or {})
@@ -116,7 +117,8 @@ def _load_people(
 
 
 def _load_suppressed(connection: Connection, emails: list[str]) -> set[str]:
-    found = connection.scalars(select(SUPPRESSIONS.c.email).where(SUPPRESSIONS.c.email.in_(emails)))
+    query = select(SUPPRESSIONS.c.email).where(one_of(connection, SUPPRESSIONS.c.email, emails))
+    found = connection.scalars(query)
     return set(found)
 
 
