@@ -62,13 +62,15 @@ def import_subscribers(
     source: str = "auto",
     status: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    summary: ImportSummary | None = None,
 ) -> ImportSummary:
     """Import `path` into the list `list_slug`; the rejects file is written only if needed.
 
     `source` is "auto" (detect from the header), "dispatch" or a service's name;
     `status` (one of FILE_STATUSES) gives every row of another service's export that
     status (Mailchimp's separate unsubscribed and cleaned files). `workers` processes
-    check addresses (default: none for small files, else one per spare core).
+    check addresses (default: none for small files, else one per spare core). A given
+    `summary` is filled as the import goes (a progress page reads it between batches).
     """
     if source not in CHOICES:
         raise ValueError(f"unknown source {source!r}: choose one of {', '.join(CHOICES)}")
@@ -80,7 +82,8 @@ def import_subscribers(
     with database.session() as session:
         list_id = get_list(session, list_slug).id
     form = sniff(path)
-    summary = ImportSummary(file_format=form.describe())
+    summary = summary if summary is not None else ImportSummary()
+    summary.file_format = form.describe()
     now = utcnow()  # stamps everything this import creates
     rejects = RejectsFile(rejects_path or default_rejects_path(path))
     with path.open("rb") as stream, rejects:
