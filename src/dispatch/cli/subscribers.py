@@ -26,6 +26,7 @@ from dispatch.subscribers.import_caps import ATTRIBUTES_MAX
 from dispatch.subscribers.import_services import CHOICES
 from dispatch.subscribers.reconfirm import send_pending_confirmations
 
+SHOWN_REJECTS = 1000  # printed one by one; all of them go to the rejects file
 app = typer.Typer(
     help="Subscribers: CSV import and export, add, suppress, delete.", no_args_is_help=True
 )
@@ -63,8 +64,15 @@ def import_command(
         raise typer.BadParameter(f"choose one of {', '.join(FILE_STATUSES)}", param_hint="--status")
     database = app_context(ctx).database()
 
+    shown = 0
+
     def report(reject: Reject) -> None:
-        errors.print(f"{file}:{reject.line}: {reject.reason}", markup=False, soft_wrap=True)
+        nonlocal shown
+        shown += 1
+        if shown <= SHOWN_REJECTS:
+            errors.print(f"{file}:{reject.line}: {reject.reason}", markup=False, soft_wrap=True)
+        elif shown == SHOWN_REJECTS + 1:
+            errors.print(f"{file}: more rejected rows are only written to the rejects file")
 
     with progress_bar(f"importing {file.name}", unit="bytes") as progress:
         summary = import_subscribers(

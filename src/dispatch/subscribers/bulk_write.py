@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Column, Connection, bindparam, insert, literal, select, update
+from sqlalchemy import BindParameter, Column, Connection, bindparam, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import UserDefinedType
 
@@ -147,21 +147,22 @@ def _subscribe_dated(
     """New subscriptions with the dates another service recorded (per-row stamps)."""
     if not people:
         return
-    statement = insert(SUBSCRIPTIONS).values(
-        list_id=literal(list_id),
-        status=_once(connection, SUBSCRIPTIONS.c.status, state),
-        updated_at=_once(connection, SUBSCRIPTIONS.c.updated_at, now),
-    )
+    columns = ["subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at"]
+    statement = DriverStatement(connection, SUBSCRIPTIONS, columns)
     confirmed = state is SubscriptionStatus.CONFIRMED
+    status, stamp = statement.convert(2, state), statement.convert(4, now)
     rows = [
-        {
-            "subscriber_id": p.id,
-            "created_at": p.since or p.confirmed_at or now,
-            "confirmed_at": (p.confirmed_at or p.since or now) if confirmed else None,
-        }
+        (
+            p.id,
+            list_id,
+            status,
+            p.since or p.confirmed_at or now,
+            stamp,
+            (p.confirmed_at or p.since or now) if confirmed else None,
+        )
         for p in people
     ]
-    connection.execute(statement, rows)
+    statement.run(rows, converted=(2, 4))
 
 
 def _confirm(connection: Connection, list_id: int, people: list[Person], now: datetime) -> None:
