@@ -177,3 +177,46 @@ def test_any_text_is_an_address_or_refused_with_a_reason(raw: str) -> None:
         return
     assert normalise_address(normal) == normal
     assert wire_address(normal).address.rpartition("@")[2].isascii()
+
+
+ATEXT = "abcXYZ019!#$%&'*+/=?^_`{|}~-."
+LABELS = st.sampled_from(
+    [
+        *["example", "Example", "xn--bcher-kva", "a", "-bad", "x" * 64, "1", "exämple"],
+        *["ＥＸＡＭＰＬＥ", "bücher" * 9, "gοοgle", "пример", "例え", "a\u200bb", "xn--zz"],
+    ]
+)
+
+
+@PROPERTY
+@given(
+    st.one_of(
+        st.emails(),
+        st.builds(
+            lambda local, labels, tld: f"{local}@{'.'.join(labels)}.{tld}",
+            st.text(ATEXT, min_size=1, max_size=70),
+            st.lists(LABELS, min_size=0, max_size=6),
+            st.sampled_from(["com", "ORG", "test", "local", "arpa", "123", "c0m", "x" * 64]),
+        ),
+    )
+)
+def test_the_plain_ascii_fast_path_agrees_with_the_full_check(raw: str) -> None:
+    from dispatch.subscribers import addresses
+
+    fast = addresses._plain(raw.strip())
+    try:
+        parts = addresses._parse(raw)
+    except InvalidAddress:
+        assert fast is None
+        return
+    assert fast in (None, f"{parts.local}@{parts.domain}")
+
+
+def test_the_fast_path_takes_plain_addresses_and_leaves_the_rest() -> None:
+    from dispatch.subscribers import addresses
+
+    assert addresses._plain("Ann.Lee+news@Example.ORG") == "ann.lee+news@example.org"
+    assert addresses._plain("x@xn--bcher-kva.example") == "x@bücher.example"
+    assert addresses._plain("Ann@BÜCHER.example") == "ann@bücher.example"
+    for other in ("a..b@example.com", "a@example.test", "åsa@example.se", '"q"@example.com'):
+        assert addresses._plain(other) is None

@@ -27,6 +27,7 @@ from dispatch.errors import TokenError, TokenExpired
 
 SALT_PREFIX = "dispatch.tokens."
 CONFIRM_MAX_AGE = timedelta(days=7)
+MAX_LISTS = 100  # lists one confirmation token may name
 _SIGNER = {"digest_method": hashlib.sha256}
 
 
@@ -35,12 +36,18 @@ LEGACY = ""  # the key of a token made before tokens carried one (migration 0015
 
 @dataclass(frozen=True)
 class ListClaim:
-    """What an unsubscribe or confirmation token names: one subscriber on one list."""
+    """What an unsubscribe or confirmation token names: one subscriber on one list (a
+    confirmation token may name more: one link for every list chosen at one sign-up)."""
 
     subscriber_id: int
     list_slug: str
     key: str = LEGACY
     campaign_id: int | None = None  # unsubscribe links in campaign mail name the campaign
+    more: tuple[str, ...] = ()  # further lists a confirmation link confirms
+
+    @property
+    def list_slugs(self) -> tuple[str, ...]:
+        return (self.list_slug, *self.more)
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,9 @@ class Tokens:
     def preferences(self, subscriber_id: int, key: str) -> str:
         return str(self._preferences.dumps([subscriber_id, _key(key)]))
 
-    def confirm(self, subscriber_id: int, list_slug: str, key: str) -> str:
-        return str(self._confirm.dumps([subscriber_id, list_slug, _key(key)]))
+    def confirm(self, subscriber_id: int, list_slug: str, key: str, *more: str) -> str:
+        """One link confirming `list_slug` and the `more` lists chosen with it."""
+        return str(self._confirm.dumps([subscriber_id, list_slug, _key(key), *more]))
 
     def verify_unsubscribe(self, token: str) -> ListClaim:
         return _list_claim(_load(self._unsubscribe, token, "unsubscribe"), "unsubscribe")
@@ -121,7 +129,8 @@ class Tokens:
 
     def verify_confirm(self, token: str, max_age: timedelta = CONFIRM_MAX_AGE) -> ListClaim:
         seconds = int(max_age.total_seconds())
-        return _list_claim(_load(self._confirm, token, "confirmation", seconds), "confirmation")
+        payload = _load(self._confirm, token, "confirmation", seconds)
+        return _confirm_claim(payload)
 
 
 def _load(
@@ -151,7 +160,7 @@ def _key(key: str) -> str:
 def _list_claim(payload: Any, purpose: str) -> ListClaim:
     if not (
         isinstance(payload, list)
-        and len(payload) >= 2
+        and 2 <= len(payload) <= 4
         and _is_id(payload[0])
         and isinstance(payload[1], str)
     ):
@@ -173,6 +182,19 @@ def _claimed_key(rest: list[Any], purpose: str) -> str:
     if len(rest) == 1 and isinstance(rest[0], str) and rest[0]:
         return rest[0]
     raise TokenError(f"{purpose} token: unexpected content")
+
+
+def _confirm_claim(payload: Any) -> ListClaim:
+    """[id, slug, key, *more slugs]; [id, slug] from before keys (LEGACY)."""
+    if not (
+        isinstance(payload, list)
+        and 2 <= len(payload) <= MAX_LISTS + 2
+        and _is_id(payload[0])
+        and all(isinstance(slug, str) and slug for slug in payload[1:])
+    ):
+        raise TokenError("confirmation token: unexpected content")
+    key = _claimed_key(payload[2:3], "confirmation")
+    return ListClaim(int(payload[0]), payload[1], key, None, tuple(payload[3:]))
 
 
 def _is_id(value: Any) -> bool:

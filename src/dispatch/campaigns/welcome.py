@@ -23,6 +23,7 @@ each run reads only the people confirmed in that window (`ix_subscriptions_list_
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, literal, select
@@ -30,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from dispatch.campaigns.start import start_campaign
-from dispatch.config import ListSettings, Settings, WelcomeStepSettings
+from dispatch.config import DEFAULT_WELCOME, ListSettings, Settings, WelcomeStepSettings
 from dispatch.errors import DispatchError
 from dispatch.ingest.articles import resolve_article
 from dispatch.logs import event
@@ -240,3 +241,28 @@ def _step_batches(
         started.append(campaign_id)
         if people < BATCH:
             return started
+
+
+def cover_built_in_welcome(
+    db: Database, settings: Settings, list_slugs: Sequence[str], subscriber_id: int, now: datetime
+) -> None:
+    """Several lists chosen at one sign-up get ONE built-in welcome: for those of
+    `list_slugs` without a series of their own, record the built-in step as given (by
+    the welcome the first list sends). Lists with configured steps keep them."""
+    plain = [item.slug for item in settings.lists if item.slug in list_slugs and not item.welcome]
+    if not plain:
+        return
+    with db.session() as session:
+        module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        for list_id in session.scalars(select(MailingList.id).where(MailingList.slug.in_(plain))):
+            session.execute(
+                module.insert(WelcomeSend)
+                .values(
+                    list_id=list_id,
+                    subscriber_id=subscriber_id,
+                    step_key=DEFAULT_WELCOME[0].key,
+                    campaign_id=None,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["list_id", "subscriber_id", "step_key"])
+            )

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from dispatch.cli.context import app_context, console, errors
+from dispatch.cli.progress import progress_bar
 from dispatch.cli.subscriber_show import show_command
 from dispatch.subscribers import (
     ImportSummary,
@@ -20,8 +21,12 @@ from dispatch.subscribers import (
     suppress_address,
 )
 from dispatch.subscribers.csv_export import STATUSES
+from dispatch.subscribers.csv_import import FILE_STATUSES
+from dispatch.subscribers.import_caps import ATTRIBUTES_MAX
+from dispatch.subscribers.import_services import CHOICES
 from dispatch.subscribers.reconfirm import send_pending_confirmations
 
+SHOWN_REJECTS = 1000  # printed one by one; all of them go to the rejects file
 app = typer.Typer(
     help="Subscribers: CSV import and export, add, suppress, delete.", no_args_is_help=True
 )
@@ -36,16 +41,51 @@ def import_command(
     rejects: Path | None = typer.Option(
         None, "--rejects", help="Where rejected rows go (default: FILE.rejects.csv beside FILE)."
     ),
+    source: str = typer.Option(
+        "auto",
+        "--from",
+        help=f"Whose export FILE is: {', '.join(CHOICES)} (auto: told by its columns).",
+    ),
+    status: str | None = typer.Option(
+        None,
+        "--status",
+        help=f"Give every row this status ({', '.join(FILE_STATUSES)}): e.g. Mailchimp's "
+        "separate unsubscribed file. Unsubscribed and cleaned people become suppressions.",
+    ),
 ) -> None:
-    """Stream FILE into a list; bad rows are reported and skipped (exit status 1)."""
+    """Stream FILE into a list; bad rows are reported and skipped (exit status 1).
+
+    Another service's statuses decide pending or confirmed (--confirmed then applies
+    to Dispatch's own files only); its unsubscribed and cleaned people are kept as
+    suppressions, never mailed."""
+    if source not in CHOICES:
+        raise typer.BadParameter(f"choose one of {', '.join(CHOICES)}", param_hint="--from")
+    if status is not None and status not in FILE_STATUSES:
+        raise typer.BadParameter(f"choose one of {', '.join(FILE_STATUSES)}", param_hint="--status")
     database = app_context(ctx).database()
 
-    def report(reject: Reject) -> None:
-        errors.print(f"{file}:{reject.line}: {reject.reason}", markup=False, soft_wrap=True)
+    shown = 0
 
-    summary = import_subscribers(
-        database, file, list_slug, confirmed=confirmed, rejects_path=rejects, on_reject=report
-    )
+    def report(reject: Reject) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= SHOWN_REJECTS:
+            errors.print(f"{file}:{reject.line}: {reject.reason}", markup=False, soft_wrap=True)
+        elif shown == SHOWN_REJECTS + 1:
+            errors.print(f"{file}: more rejected rows are only written to the rejects file")
+
+    with progress_bar(f"importing {file.name}", unit="bytes") as progress:
+        summary = import_subscribers(
+            database,
+            file,
+            list_slug,
+            confirmed=confirmed,
+            rejects_path=rejects,
+            on_reject=report,
+            source=source,
+            status=status,
+            on_progress=progress,
+        )
     for line in summary_lines(summary, list_slug, confirmed):
         console.print(line, markup=False, soft_wrap=True)
     if summary.rejected:
@@ -54,15 +94,29 @@ def import_command(
 
 def summary_lines(summary: ImportSummary, list_slug: str, confirmed: bool) -> list[str]:
     state = "confirmed" if confirmed else "pending"
+    if summary.source != "dispatch":
+        state = "pending or confirmed as the export says"
     lines = [
+        f"read as: {summary.source} export ({summary.file_format})",
         f"rows read: {summary.rows:,}",
         f"subscribers created: {summary.created:,}, updated: {summary.updated:,}",
         f"subscribed to {list_slug}: {summary.subscribed:,} ({state})"
         + (f", pending confirmed: {summary.confirmed:,}" if confirmed else ""),
         f"already subscribed: {summary.already:,}",
         f"skipped: {summary.suppressed:,} suppressed, {summary.unsubscribed:,} unsubscribed",
-        f"rejected: {summary.rejected:,}",
     ]
+    if summary.source != "dispatch":
+        lines.append(
+            f"kept as suppressions (unsubscribed or cleaned there): {summary.kept_suppressed:,}"
+            f", not imported (the export says so): {summary.skipped:,}"
+        )
+    if summary.unknown_columns:
+        names = ", ".join(summary.unknown_columns)
+        lines.append(f"unknown columns (kept as attributes): {names}")
+    if summary.dropped_columns:
+        names = ", ".join(summary.dropped_columns)
+        lines.append(f"columns not kept (at most {ATTRIBUTES_MAX} attributes): {names}")
+    lines.append(f"rejected: {summary.rejected:,}")
     if summary.rejects_path is not None:
         lines[-1] += f" (written to {summary.rejects_path})"
     return lines
@@ -117,7 +171,8 @@ def export_command(
         if out is None:
             export_subscribers(session, list_slug, sys.stdout, status, raw=raw)
             return
-        count = export_to_file(session, list_slug, out, status, raw=raw)
+        with progress_bar(f"exporting {list_slug}") as progress:
+            count = export_to_file(session, list_slug, out, status, raw=raw, on_progress=progress)
     errors.print(f"exported {count:,} subscribers of {list_slug} to {out}", markup=False)
 
 

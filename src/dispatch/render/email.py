@@ -116,19 +116,29 @@ class EmailRenderer:
         )
         return _with_warning(short, note)
 
-    def confirm(self, list_slug: str) -> PreparedEmail:
-        item = self.settings.list(list_slug)
-        subject = _one_line(f"Confirm your subscription to {item.name}")
-        preheader = _clip(
-            f"One click to start receiving {item.name} from {self.settings.site.title}."
+    def confirm(self, list_slug: str, also: Sequence[str] = ()) -> PreparedEmail:
+        """One confirmation for `list_slug` and the `also` lists chosen with it. It does
+        not say they are subscribed: they are not until they confirm."""
+        items = [self.settings.list(slug) for slug in (list_slug, *also)]
+        names = _names(items)
+        subject = _one_line(f"Confirm your subscription to {names}")
+        preheader = _clip(f"One click to start receiving {names} from {self.settings.site.title}.")
+        footer = (
+            f"You get this email because this address was entered to subscribe to {names} "
+            f"from {self.settings.site.title}. Nothing more is sent unless you confirm."
         )
-        return self._prepare("confirm", item, None, subject, preheader, None, {})
+        extra = {"chosen_lists": items, "list_names": names, "footer_note": footer}
+        return self._prepare("confirm", items[0], None, subject, preheader, None, extra)
 
-    def welcome(self, list_slug: str) -> PreparedEmail:
-        item = self.settings.list(list_slug)
-        subject = _one_line(f"Welcome to {item.name}")
-        preheader = _clip(f"You are subscribed to {item.name}. {item.description}")
-        return self._prepare("welcome", item, None, subject, preheader, None, {})
+    def welcome(self, list_slug: str, also: Sequence[str] = ()) -> PreparedEmail:
+        """One welcome for every list confirmed at once."""
+        items = [self.settings.list(slug) for slug in (list_slug, *also)]
+        names = _names(items)
+        subject = _one_line(f"Welcome to {names}")
+        description = items[0].description if len(items) == 1 else ""
+        preheader = _clip(f"You are subscribed to {names}. {description}".strip())
+        extra = {"chosen_lists": items, "list_names": names}
+        return self._prepare("welcome", items[0], None, subject, preheader, None, extra)
 
     def step(
         self, list_slug: str, template: str, subject: str, campaign_key: str | None
@@ -216,6 +226,12 @@ def _largest_fitting(
 
 def _with_warning(prepared: PreparedEmail, warning: str) -> PreparedEmail:
     return replace(prepared, warnings=(*prepared.warnings, warning))
+
+
+def _names(items: Sequence[ListSettings]) -> str:
+    """ "A", "A and B", "A, B and C"."""
+    names = [item.name for item in items]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _one_line(text: str) -> str:

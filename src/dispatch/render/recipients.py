@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dispatch.render.prepared import Recipient
@@ -23,12 +23,16 @@ def signed_recipient(
     with_confirm: bool = False,
     campaign_id: int | None = None,
     click_url: Callable[[int], str] | None = None,
+    confirm_also: Sequence[str] = (),
 ) -> Recipient:
     """Unsubscribe, preferences (and confirm) URLs carry tokens naming this subscriber
     and bound to their `token_key` (and the campaign the unsubscribe link comes from);
+    the confirm URL also names the `confirm_also` lists chosen at the same sign-up;
     `click_url(n)` makes the tracked link number n of a per-person tracked campaign."""
     key = token_key
-    confirm = urls.confirm(tokens.confirm(subscriber_id, list_slug, key)) if with_confirm else ""
+    confirm = ""
+    if with_confirm:
+        confirm = urls.confirm(tokens.confirm(subscriber_id, list_slug, key, *confirm_also))
     return Recipient(
         email=email,
         name=name,

@@ -645,3 +645,28 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(300), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ImportJob(Base):
+    """A CSV upload imported in the background: where it is, and what came of it (the
+    admin's progress page reads this; one row per upload)."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # a job id is never reused
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_slug: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(20), default="auto")
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # running, done, failed
+    bytes_total: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_done: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    problems: Mapped[list[str]] = mapped_column(JsonType, default=list)  # "name:line: reason"
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("editors.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

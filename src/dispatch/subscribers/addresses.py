@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -43,6 +44,12 @@ _PLAIN = re.compile(
     r"@(?!(?:.*\.)?xn--)(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z"
 )
 SHOWN = 120  # characters of a refused input quoted in the error
+# Most addresses have an ASCII dot-atom local part on one of a few domains: such a local
+# part needs no more than this pattern and the length limits (and cannot mix scripts),
+# and the domain, ASCII or not, is checked once by the full check (cached).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_INPUT = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>[^@\s\"\\]+)\Z")
+LOCAL_MAX, ADDRESS_MAX = 64, 254  # RFC 5321 limits, as email-validator applies them
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +69,37 @@ class _Parts:
 
 def normalise_address(raw: str) -> str:
     """The stored form of `raw`, or InvalidAddress saying why it cannot be one."""
+    plain = _plain(raw.strip())
+    if plain is not None:
+        return plain
     parts = _parse(raw)
     return f"{parts.local}@{parts.domain}"
+
+
+def _plain(candidate: str) -> str | None:
+    """The stored form of a plain ASCII address whose domain is valid, else None (the
+    full check then decides, and words its error). Same result as `_parse`: the
+    hypothesis test in test_addresses compares the two."""
+    found = _PLAIN_INPUT.match(candidate)
+    if found is None or len(found["local"]) > LOCAL_MAX:
+        return None
+    checked = _plain_domain(found["domain"])
+    if checked is None:
+        return None
+    domain, ascii_domain = checked
+    if len(found["local"]) + 1 + max(len(ascii_domain), len(found["domain"])) > ADDRESS_MAX:
+        return None
+    return f"{found['local'].lower()}@{domain}"
+
+
+@lru_cache(maxsize=4096)
+def _plain_domain(domain: str) -> tuple[str, str] | None:
+    """The domain as stored and as A-labels, when the full check takes it."""
+    try:
+        checked = _validated(f"a@{domain}")
+    except InvalidAddress:
+        return None
+    return checked.domain, checked.ascii_domain
 
 
 def wire_address(email: str) -> WireAddress:

@@ -1,8 +1,9 @@
-"""Writing a batch's people to the store: at most four executemany statements.
+"""Writing a batch's people to the store: a few executemany statements.
 
-New subscribers (INSERT … RETURNING their ids), changed subscribers, new subscriptions,
-and pending subscriptions to confirm. Values that are the same for the whole batch
-(timestamps, status, list) are converted once, not once per row.
+New subscribers (INSERT … RETURNING their ids), changed subscribers, new subscriptions
+(pending, confirmed, and those with another service's dates), pending subscriptions to
+confirm, and suppressions kept from another service's export. Values that are the same
+for the whole batch (timestamps, status, list) are converted once, not once per row.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Column, Connection, bindparam, insert, literal, update
+from sqlalchemy import BindParameter, Column, Connection, bindparam, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import UserDefinedType
 
-from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus
+from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
+from dispatch.subscribers.driver_rows import DriverStatement, one_of
 
 SUBSCRIBERS = Subscriber.__table__
 SUBSCRIPTIONS = Subscription.__table__
+SUPPRESSIONS = Suppression.__table__
 
 
 @dataclass(slots=True)
@@ -34,6 +38,8 @@ class Person:
     dirty: bool = False
     new_subscription: bool = False
     upgraded: bool = False
+    since: datetime | None = None  # the subscription's start as the file gives it
+    confirmed_at: datetime | None = None
 
 
 def write_people(
@@ -45,8 +51,27 @@ def write_people(
 ) -> None:
     _insert_new(connection, [p for p in people if p.id is None and p.status is not None], now)
     _update_changed(connection, [p for p in people if p.dirty], now)
-    _subscribe(connection, list_id, [p for p in people if p.new_subscription], confirmed, now)
+    joining = [p for p in people if p.new_subscription]
+    for state in (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED):
+        group = [p for p in joining if p.status is state]
+        undated = [p for p in group if p.since is None and p.confirmed_at is None]
+        _subscribe(connection, list_id, undated, state is SubscriptionStatus.CONFIRMED, now)
+        dated = [p for p in group if p.since is not None or p.confirmed_at is not None]
+        _subscribe_dated(connection, list_id, dated, state, now)
     _confirm(connection, list_id, [p for p in people if p.upgraded], now)
+
+
+def write_suppressions(connection: Connection, reasons: dict[str, str], now: datetime) -> None:
+    """Suppress these addresses (one executemany); one already suppressed keeps its reason."""
+    if not reasons:
+        return
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(SUPPRESSIONS)
+        .values(created_at=_once(connection, SUPPRESSIONS.c.created_at, now))
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    connection.execute(statement, [{"email": e, "reason": r} for e, r in reasons.items()])
 
 
 class _Converted(UserDefinedType[Any]):
@@ -66,17 +91,21 @@ def _once(connection: Connection, column: Column[Any], value: Any) -> BindParame
 
 
 def _insert_new(connection: Connection, fresh: list[Person], now: datetime) -> None:
+    """Insert through the driver, then read the new ids back by address (one SELECT):
+    SQLite's executemany cannot return them."""
     if not fresh:
         return
-    stamp = _once(connection, SUBSCRIBERS.c.created_at, now)
-    # No sort_by_parameter_order: SQLite would then insert one row per statement.
-    statement = (
-        insert(SUBSCRIBERS)
-        .values(created_at=stamp, updated_at=stamp)
-        .returning(SUBSCRIBERS.c.id, SUBSCRIBERS.c.email)
+    columns = ["email", "name", "attributes", "created_at", "updated_at"]
+    statement = DriverStatement(connection, SUBSCRIBERS, columns)
+    stamp = statement.convert(3, now)
+    statement.run([(p.email, p.name, p.attributes, stamp, stamp) for p in fresh], converted=(3, 4))
+    emails = [p.email for p in fresh]
+    found = connection.execute(
+        select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.email).where(
+            one_of(connection, SUBSCRIBERS.c.email, emails)
+        )
     )
-    values = [{"email": p.email, "name": p.name, "attributes": p.attributes} for p in fresh]
-    ids = {email: pid for pid, email in connection.execute(statement, values)}
+    ids = {email: pid for pid, email in found}
     for person in fresh:
         person.id = ids[person.email]
 
@@ -84,16 +113,11 @@ def _insert_new(connection: Connection, fresh: list[Person], now: datetime) -> N
 def _update_changed(connection: Connection, changed: list[Person], now: datetime) -> None:
     if not changed:
         return
-    statement = (
-        update(SUBSCRIBERS)
-        .where(SUBSCRIBERS.c.id == bindparam("person"))
-        .values(name=bindparam("new_name"), attributes=bindparam("new_attributes"))
-        .values(updated_at=_once(connection, SUBSCRIBERS.c.updated_at, now))
+    statement = DriverStatement(
+        connection, SUBSCRIBERS, ["name", "attributes", "updated_at"], where="id"
     )
-    connection.execute(
-        statement,
-        [{"person": p.id, "new_name": p.name, "new_attributes": p.attributes} for p in changed],
-    )
+    stamp = statement.convert(2, now)
+    statement.run([(p.name, p.attributes, stamp, p.id) for p in changed], converted=(2,))
 
 
 def _subscribe(
@@ -101,16 +125,44 @@ def _subscribe(
 ) -> None:
     if not people:
         return
-    stamp = _once(connection, SUBSCRIPTIONS.c.created_at, now)
+    columns = ["subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at"]
+    statement = DriverStatement(connection, SUBSCRIPTIONS, columns)
     status = SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING
-    statement = insert(SUBSCRIPTIONS).values(
-        list_id=literal(list_id),
-        status=_once(connection, SUBSCRIPTIONS.c.status, status),
-        created_at=stamp,
-        updated_at=stamp,
-        confirmed_at=stamp if confirmed else None,
+    shared = (
+        statement.convert(2, status),
+        stamp := statement.convert(3, now),
+        stamp,
+        stamp if confirmed else None,
     )
-    connection.execute(statement, [{"subscriber_id": p.id} for p in people])
+    statement.run([(p.id, list_id, *shared) for p in people], converted=(2, 3, 4, 5))
+
+
+def _subscribe_dated(
+    connection: Connection,
+    list_id: int,
+    people: list[Person],
+    state: SubscriptionStatus,
+    now: datetime,
+) -> None:
+    """New subscriptions with the dates another service recorded (per-row stamps)."""
+    if not people:
+        return
+    columns = ["subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at"]
+    statement = DriverStatement(connection, SUBSCRIPTIONS, columns)
+    confirmed = state is SubscriptionStatus.CONFIRMED
+    status, stamp = statement.convert(2, state), statement.convert(4, now)
+    rows = [
+        (
+            p.id,
+            list_id,
+            status,
+            p.since or p.confirmed_at or now,
+            stamp,
+            (p.confirmed_at or p.since or now) if confirmed else None,
+        )
+        for p in people
+    ]
+    statement.run(rows, converted=(2, 4))
 
 
 def _confirm(connection: Connection, list_id: int, people: list[Person], now: datetime) -> None:

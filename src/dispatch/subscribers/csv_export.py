@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +33,7 @@ FIXED = ["email", "name", "status", "subscribed_at"]
 YIELD_PER = 2000
 
 
+Progress = Callable[[int, int], None]  # (people written, people to write)
 CHUNK = 64 * 1024  # characters per piece handed to a writer or a response
 
 
@@ -44,12 +45,14 @@ class CsvExport:
     list_slug: str
     status: str = "all"
     raw: bool = False
+    on_progress: Progress | None = None
     count: int = 0
 
     def chunks(self) -> Iterator[str]:
         query = _query(get_list(self.session, self.list_slug).id, self.status)
         keys = _attribute_keys(self.session, query)
         tagged = _any_tags(self.session, query)
+        total = _count(self.session, query) if self.on_progress is not None else 0
         if tagged:
             query = query.add_columns(_tags_column())
         buffer = io.StringIO()
@@ -63,10 +66,14 @@ class CsvExport:
                 self._row([email, name, state.value, subscribed_at.isoformat(), *tags, *values])
             )
             self.count += 1
+            if self.on_progress is not None and self.count % YIELD_PER == 0:
+                self.on_progress(self.count, total)
             if buffer.tell() >= CHUNK:
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
+        if self.on_progress is not None:
+            self.on_progress(self.count, max(self.count, total))
         yield buffer.getvalue()
 
     def _row(self, cells: list[str]) -> list[str]:
@@ -74,23 +81,35 @@ class CsvExport:
 
 
 def export_subscribers(
-    session: Session, list_slug: str, out: IO[str], status: str = "all", *, raw: bool = False
+    session: Session,
+    list_slug: str,
+    out: IO[str],
+    status: str = "all",
+    on_progress: Progress | None = None,
+    *,
+    raw: bool = False,
 ) -> int:
     """Write the CSV to `out`; returns the number of people written."""
-    export = CsvExport(session, list_slug, status, raw)
+    export = CsvExport(session, list_slug, status, raw, on_progress)
     for chunk in export.chunks():
         out.write(chunk)
     return export.count
 
 
 def export_to_file(
-    session: Session, list_slug: str, path: Path, status: str = "all", *, raw: bool = False
+    session: Session,
+    list_slug: str,
+    path: Path,
+    status: str = "all",
+    on_progress: Progress | None = None,
+    *,
+    raw: bool = False,
 ) -> int:
     """Write the CSV to `path` atomically (a temporary file, then rename)."""
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         with temporary.open("w", encoding="utf-8", newline="") as out:
-            count = export_subscribers(session, list_slug, out, status, raw=raw)
+            count = export_subscribers(session, list_slug, out, status, on_progress, raw=raw)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
@@ -125,6 +144,11 @@ def _attribute_keys(session: Session, query: Select[Any]) -> list[str]:
     for (attributes,) in _stream(session, attributes_only):
         keys.update(dict.fromkeys(attributes or {}))
     return [key for key in keys if key not in (*FIXED, "tags")]
+
+
+def _count(session: Session, query: Select[Any]) -> int:
+    counted = query.order_by(None).with_only_columns(func.count(), maintain_column_froms=True)
+    return int(session.scalar(counted) or 0)
 
 
 def _stream(session: Session, query: Select[Any]) -> Iterator[Any]:

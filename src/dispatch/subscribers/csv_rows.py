@@ -1,21 +1,29 @@
 """Reading a subscriber CSV as a stream of records, each with its physical line number.
 
 The file is read as bytes, one physical line at a time, so that a line that is not
-UTF-8 or holds a NUL byte is caught (and reported by number) without stopping the rest.
-Line 1 is the header; a UTF-8 byte-order mark (Excel) is dropped; CRLF is fine. A
-cell that an export protected from spreadsheets (`'=…`, `csv_safe`) is read unprotected.
+in the file's encoding (UTF-8 unless `csv_format.sniff` found another) or holds a NUL
+byte is caught (and reported by number) without stopping the rest. UTF-16 and UTF-32
+files, whose lines cannot be split on a byte, are decoded as a text stream instead.
+Line 1 is the header; a byte-order mark (Excel) is dropped; CRLF is fine.
+A cell that an export protected from spreadsheets (`'=…`, `csv_safe`) is read unprotected.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 from dispatch.errors import CsvRowError
+from dispatch.subscribers.csv_format import CsvFormat
 from dispatch.subscribers.csv_safe import restore
+from dispatch.subscribers.import_caps import ATTRIBUTES_MAX, COLUMNS_MAX
+
+UTF8 = CsvFormat("utf-8", ",")
 
 EMAIL = "email"
 NAME = "name"
@@ -36,7 +44,8 @@ class Record:
 
 @dataclass(frozen=True)
 class Header:
-    """Column positions of a subscriber CSV header."""
+    """Column positions of a subscriber CSV header (Dispatch's own columns, or another
+    service's mapped by `import_services`)."""
 
     names: list[str]
     email: int
@@ -44,13 +53,18 @@ class Header:
     status: int | None
     attributes: list[tuple[int, str]]
     tags: int | None = None
+    dropped: list[str] = field(default_factory=list)  # attribute columns over the cap
+    unknown: list[str] = field(default_factory=list)  # columns the service does not document
+    mapping: Any = None  # an `import_services.Mapping` for another service's export
 
 
 class _Lines:
-    """Decodes physical lines, remembering which ones were not UTF-8 or held a NUL."""
+    """Decodes physical lines, remembering which ones were not in the encoding or held a NUL."""
 
-    def __init__(self, stream: Iterable[bytes]) -> None:
+    def __init__(self, stream: Iterable[bytes], encoding: str = "utf-8") -> None:
         self._stream = stream
+        self._encoding = encoding
+        self._label = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
         self.bad: dict[int, str] = {}
 
     def __iter__(self) -> Iterator[str]:
@@ -58,10 +72,10 @@ class _Lines:
             if number == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8) :]
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode(self._encoding)
             except UnicodeDecodeError as exc:
-                text = raw.decode("utf-8", "surrogateescape")
-                self.bad[number] = f"not valid UTF-8 (byte {raw[exc.start]:#04x})"
+                text = raw.decode(self._encoding, "surrogateescape")
+                self.bad[number] = f"not valid {self._label} (byte {raw[exc.start]:#04x})"
             if "\x00" in text:
                 self.bad[number] = "contains a NUL byte"
             yield text
@@ -78,10 +92,34 @@ class _Lines:
         return found
 
 
-def read_records(stream: Iterable[bytes]) -> Iterator[Record]:
+class _WideLines(_Lines):
+    """UTF-16/32: decoded as a stream (undecodable bytes become U+FFFD, reported)."""
+
+    def __iter__(self) -> Iterator[str]:
+        text = io.TextIOWrapper(_binary(self._stream), self._encoding, "replace", newline="")
+        try:
+            for number, line in enumerate(text, start=1):
+                if number == 1:
+                    line = line.lstrip("\ufeff")
+                if "\ufffd" in line:
+                    self.bad[number] = f"not valid {self._encoding}"
+                if "\x00" in line:
+                    self.bad[number] = "contains a NUL byte"
+                yield line
+        finally:
+            text.detach()  # the caller's stream stays theirs to close
+
+
+def _binary(stream: Iterable[bytes]) -> IO[bytes]:
+    if isinstance(stream, io.IOBase):
+        return stream  # type: ignore[return-value]
+    return io.BytesIO(b"".join(stream))
+
+
+def read_records(stream: Iterable[bytes], form: CsvFormat = UTF8) -> Iterator[Record]:
     """Every record of a CSV byte stream, header included, blank lines left out."""
-    lines = _Lines(stream)
-    reader = csv.reader(lines)
+    lines = (_WideLines if form.wide else _Lines)(stream, form.encoding)
+    reader = csv.reader(lines, delimiter=form.delimiter)
     last = 0
     while True:
         try:
@@ -102,9 +140,7 @@ def parse_header(record: Record | None, path: Path) -> Header:
     """Column positions, or one CsvRowError naming everything wrong with line 1."""
     if record is None:
         raise CsvRowError(1, "empty file: expected a header line with an email column", path)
-    if record.problem:
-        raise CsvRowError(record.line, f"header {record.problem}", path)
-    names = [field.strip() for field in record.fields]
+    names = checked_names(record, path)
     keys = [name.lower() if name.lower() in (EMAIL, NAME, *RESERVED) else name for name in names]
     problems = []
     if EMAIL not in keys:
@@ -122,6 +158,17 @@ def parse_header(record: Record | None, path: Path) -> Header:
         email=keys.index(EMAIL),
         name=keys.index(NAME) if NAME in keys else None,
         status=keys.index(STATUS) if STATUS in keys else None,
-        attributes=attributes,
+        attributes=attributes[:ATTRIBUTES_MAX],
+        dropped=[key for _, key in attributes[ATTRIBUTES_MAX:]],
         tags=keys.index(TAGS) if TAGS in keys else None,
     )
+
+
+def checked_names(record: Record, path: Path) -> list[str]:
+    """The header's column names, or a CsvRowError for an unreadable or too wide header."""
+    if record.problem:
+        raise CsvRowError(record.line, f"header {record.problem}", path)
+    if len(record.fields) > COLUMNS_MAX:
+        reason = f"header has {len(record.fields):,} columns; at most {COLUMNS_MAX} are read"
+        raise CsvRowError(record.line, reason, path)
+    return [name.strip() for name in record.fields]

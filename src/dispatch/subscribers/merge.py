@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
-from dispatch.subscribers.bulk_write import Person, write_people
+from dispatch.subscribers.bulk_write import Person, write_people, write_suppressions
+from dispatch.subscribers.driver_rows import one_of
 from dispatch.subscribers.tags import tag_by_email
 
 SUBSCRIBERS = Subscriber.__table__
@@ -37,6 +38,11 @@ class Incoming:
     attributes: dict[str, Any] = field(default_factory=dict)
     unsubscribed: bool = False  # the file itself says so (an export's status column)
     tags: tuple[str, ...] = ()  # added to the person's tags (normalised)
+    state: SubscriptionStatus | None = None  # pending/confirmed as the file says (services)
+    suppress: str | None = None  # keep the address as a suppression, with this reason
+    skip: bool = False  # the file says not to import this one (e.g. transactional only)
+    since: datetime | None = None  # when they subscribed, as the file says
+    confirmed_at: datetime | None = None
 
 
 @dataclass
@@ -50,6 +56,8 @@ class Tally:
     already: int = 0  # already subscribed: nothing to do for the list
     suppressed: int = 0  # skipped: the address is suppressed
     unsubscribed: int = 0  # skipped: the person unsubscribed from the list
+    kept_suppressed: int = 0  # unsubscribed or cleaned at the other service: now suppressed
+    skipped: int = 0  # the file says not to import them (not subscribed to anything)
 
 
 def merge_batch(
@@ -65,8 +73,17 @@ def merge_batch(
     emails = list(dict.fromkeys(row.email for row in rows))
     people = _load_people(connection, list_id, emails, now)
     suppressed = _load_suppressed(connection, emails)
+    suppressing: dict[str, str] = {}
     for row in rows:
-        _judge(row, people, suppressed, confirmed, tally)
+        if row.skip:
+            tally.skipped += 1
+        elif row.suppress and row.email not in suppressed:
+            suppressing[row.email] = row.suppress
+            suppressed.add(row.email)
+            tally.kept_suppressed += 1
+        else:
+            _judge(row, people, suppressed, confirmed, tally)
+    write_suppressions(connection, suppressing, now)
     for person in people.values():
         person.dirty = person.loaded is not None and person.loaded != (
             person.name,
@@ -95,7 +112,7 @@ def _load_people(
         SUBSCRIBERS.c.created_at,
         SUBSCRIPTIONS.c.status,
     ).select_from(joined)
-    found = connection.execute(query.where(SUBSCRIBERS.c.email.in_(emails)))
+    found = connection.execute(query.where(one_of(connection, SUBSCRIBERS.c.email, emails)))
     people = {}
     for pid, email, name, attributes, created_at, status in found:
         details = dict(attributes or {})
@@ -106,7 +123,8 @@ def _load_people(
 
 
 def _load_suppressed(connection: Connection, emails: list[str]) -> set[str]:
-    found = connection.scalars(select(SUPPRESSIONS.c.email).where(SUPPRESSIONS.c.email.in_(emails)))
+    query = select(SUPPRESSIONS.c.email).where(one_of(connection, SUPPRESSIONS.c.email, emails))
+    found = connection.scalars(query)
     return set(found)
 
 
@@ -129,9 +147,12 @@ def _judge(
         tally.created += 1
     else:
         _merge_details(person, row)
+    if row.state is not None:
+        confirmed = row.state is SubscriptionStatus.CONFIRMED
     if person.status is None:
         person.status = SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING
         person.new_subscription = True
+        person.since, person.confirmed_at = row.since, row.confirmed_at if confirmed else None
         tally.subscribed += 1
     elif confirmed and person.status is SubscriptionStatus.PENDING:
         person.status = SubscriptionStatus.CONFIRMED
@@ -142,7 +163,10 @@ def _judge(
 
 
 def _merge_details(person: Person, row: Incoming) -> None:
-    """Fill a missing name; the row's non-empty attributes win."""
+    """Fill a missing name; the row's non-empty attributes win; tags add up."""
     if row.name and not person.name:
         person.name = row.name
+    tags = person.attributes.get("tags")
     person.attributes.update(row.attributes)
+    if isinstance(tags, list) and "tags" in row.attributes:
+        person.attributes["tags"] = list(dict.fromkeys([*tags, *row.attributes["tags"]]))

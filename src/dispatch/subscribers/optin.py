@@ -12,8 +12,12 @@ here) and returns the `Mail`s the caller must send afterwards (`transactional.Ma
   (`transactional.claim_confirmation`); addresses are normalised, so `Ann@` and
   `ann@` are one subscriber and one mailbox.
   An existing subscriber's name is never changed by a sign-up form.
-- `confirm`: pending → confirmed, with a welcome mail, exactly once.
-- `unsubscribe`: → unsubscribed at once; idempotent.
+  Several lists chosen at once get ONE confirmation mail (one link naming them all)
+  and ONE welcome mail (for the lists without double opt-in), not one per list.
+- `confirm`: pending → confirmed for every list the link names, with one welcome mail
+  for those it confirmed, exactly once; `confirm_state` tells a page that the link was
+  already used (so it says so instead of offering the button again).
+- `unsubscribe`: → unsubscribed at once; idempotent (`unsubscribe_state` likewise).
 - `load_preferences` / `save_preferences` / `leave_all`: the person holding a
   preferences link proved they read that mailbox, so lists they tick are confirmed
   at once (with a welcome mail) and lists they untick are left.
@@ -78,23 +82,40 @@ def sign_up(
             Subscriber.email == address
         )
     ).one()
-    mails = []
+    joined: dict[str, list[MailingList]] = {"confirm": [], "welcome": []}
     for row in rows:
-        kind, claimed = _join(session, person.id, row, now)
+        kind, _ = _join(session, person.id, row, now)
         if kind:
-            mails.append(
-                Mail(
-                    kind,
-                    person.id,
-                    address,
-                    person.name,
-                    row.slug,
-                    row.id,
-                    claimed,
-                    person.token_key,
-                )
-            )
-    return mails
+            joined[kind].append(row)
+    return [
+        _one_mail(
+            kind,
+            person.id,
+            address,
+            person.name,
+            lists,
+            now if kind == "confirm" else None,
+            token_key=person.token_key,
+        )
+        for kind, lists in joined.items()
+        if lists
+    ]
+
+
+def _one_mail(
+    kind: str,
+    subscriber_id: int,
+    email: str,
+    name: str,
+    lists: Sequence[MailingList],
+    claimed_at: datetime | None = None,
+    *,
+    token_key: str,
+) -> Mail:
+    """One mail of `kind` covering every list in `lists` (the first names the sender)."""
+    first, *others = lists
+    more = tuple((row.slug, row.id) for row in others)
+    return Mail(kind, subscriber_id, email, name, first.slug, first.id, claimed_at, token_key, more)
 
 
 def _join(
@@ -121,23 +142,77 @@ class Confirmation:
 
 
 def confirm(session: Session, claim: ListClaim, now: datetime) -> Confirmation:
-    """Confirm the subscription a confirmation token names."""
-    row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
-    if row is None:
+    """Confirm the subscriptions a confirmation token names; one welcome for them all."""
+    rows = _claimed_lists(session, claim)
+    if not rows:
         return Confirmation("gone")
     subscriber_id = link_holder(session, claim.subscriber_id, claim.key)
     if subscriber_id is None:
         return Confirmation("gone")
-    ids = [row.id]
-    if _set_status(session, subscriber_id, ids, CONFIRMED, now, only_from=PENDING):
+    done = [
+        row
+        for row in rows
+        if _set_status(session, subscriber_id, [row.id], CONFIRMED, now, only_from=PENDING)
+    ]
+    if done:
         person = session.get_one(Subscriber, subscriber_id)
         if is_suppressed(session, person.email):
             return Confirmation("confirmed")
-        mail = _welcome(person, person.name, row)
-        return Confirmation("confirmed", mail)
+        return Confirmation(
+            "confirmed",
+            _one_mail(
+                "welcome",
+                person.id,
+                person.email,
+                person.name,
+                done,
+                token_key=person.token_key,
+            ),
+        )
+    return Confirmation(_settled(session, subscriber_id, rows) or "gone")
+
+
+def confirm_state(session: Session, claim: ListClaim) -> str | None:
+    """What a confirmation link's page should say before anything is pressed: None while
+    a list it names is still pending (show the button), else "already", "left" or "gone"."""
+    rows = _claimed_lists(session, claim)
+    if not rows:
+        return "gone"
+    subscriber_id = link_holder(session, claim.subscriber_id, claim.key)
+    if subscriber_id is None:
+        return "gone"
+    if any(_status(session, subscriber_id, row.id) is PENDING for row in rows):
+        return None
+    return _settled(session, subscriber_id, rows) or "gone"
+
+
+def _claimed_lists(session: Session, claim: ListClaim) -> list[MailingList]:
+    """The lists a token names that still exist, in the token's order."""
+    found = session.scalars(select(MailingList).where(MailingList.slug.in_(claim.list_slugs)))
+    by_slug = {row.slug: row for row in found}
+    return [by_slug[slug] for slug in dict.fromkeys(claim.list_slugs) if slug in by_slug]
+
+
+def _settled(session: Session, subscriber_id: int, rows: Sequence[MailingList]) -> str | None:
+    """ "already" when a named list is confirmed, else "left" when one was left, else None."""
+    statuses = {_status(session, subscriber_id, row.id) for row in rows}
+    if CONFIRMED in statuses:
+        return "already"
+    return "left" if UNSUBSCRIBED in statuses else None
+
+
+def unsubscribe_state(session: Session, claim: ListClaim) -> str | None:
+    """ "already" when the link's subscription is already left, "gone" when there is none."""
+    row = session.scalar(select(MailingList).where(MailingList.slug == claim.list_slug))
+    if row is None:
+        return "gone"
+    subscriber_id = link_holder(session, claim.subscriber_id, claim.key)
+    if subscriber_id is None:
+        return "gone"
     current = _status(session, subscriber_id, row.id)
-    outcomes = {CONFIRMED: "already", UNSUBSCRIBED: "left"}
-    return Confirmation(outcomes.get(current, "gone") if current else "gone")
+    if current is None:
+        return "gone"
+    return "already" if current is UNSUBSCRIBED else None
 
 
 def unsubscribe(session: Session, claim: ListClaim, now: datetime) -> str:
@@ -218,12 +293,17 @@ def save_preferences(
     rows = session.scalars(select(MailingList).where(MailingList.slug.in_(offered))).all()
     left = [row.id for row in rows if row.slug not in chosen]
     _set_status(session, subscriber_id, left, UNSUBSCRIBED, now)
-    mails = []
-    for row in rows:
-        if row.slug in chosen and not suppressed and _join_now(session, subscriber_id, row, now):
-            mails.append(_welcome(person, cleaned, row))
+    joined = [
+        row
+        for row in rows
+        if row.slug in chosen and not suppressed and _join_now(session, subscriber_id, row, now)
+    ]
     session.flush()
-    return mails
+    if not joined:
+        return []
+    return [
+        _one_mail("welcome", person.id, person.email, cleaned, joined, token_key=person.token_key)
+    ]
 
 
 def _join_now(session: Session, subscriber_id: int, row: MailingList, now: datetime) -> bool:
@@ -245,10 +325,6 @@ def _person(session: Session, claim: PersonClaim) -> Subscriber:
     if person is None:
         raise NotFound(f"no subscriber {claim.subscriber_id}: erased since the link was sent")
     return person
-
-
-def _welcome(person: Subscriber, name: str, row: MailingList) -> Mail:
-    return Mail("welcome", person.id, person.email, name, row.slug, row.id, None, person.token_key)
 
 
 def link_holder(session: Session, subscriber_id: int, key: str) -> int | None:
@@ -274,14 +350,17 @@ def link_claim(session: Session, subscriber_id: int, key: str) -> PersonClaim | 
     return PersonClaim(current, found.token_key) if mine and current == subscriber_id else None
 
 
-def unsubscribe_by_link(session: Session, claim: ListClaim, now: datetime) -> PersonClaim | None:
-    """Unsubscribe as a link asks; the holder (for a fresh preferences link), or None
-    when the link no longer applies (nothing changed)."""
+def unsubscribe_by_link(
+    session: Session, claim: ListClaim, now: datetime
+) -> tuple[PersonClaim | None, str]:
+    """Unsubscribe as a link asks: the holder (for a fresh preferences link) and the
+    outcome ("unsubscribed", "already", "gone"); no holder when the link no longer
+    applies (nothing changed)."""
     holder = link_claim(session, claim.subscriber_id, claim.key)
-    if holder is not None:
-        own = ListClaim(holder.subscriber_id, claim.list_slug, holder.key)
-        unsubscribe(session, own, now)
-    return holder
+    if holder is None:
+        return None, "gone"
+    own = ListClaim(holder.subscriber_id, claim.list_slug, holder.key, claim.campaign_id)
+    return holder, unsubscribe(session, own, now)
 
 
 def current_id(session: Session, subscriber_id: int) -> int:

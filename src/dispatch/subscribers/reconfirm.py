@@ -1,6 +1,9 @@
 """Confirmation mails for a list's pending subscribers (people imported without
 `--confirmed`, or sign-ups whose mail went astray): at most one per mailbox and list an
-hour, never to a suppressed address, through the configured sender."""
+hour, never to a suppressed address, through the configured sender, paced by the
+delivery rate (`delivery.rate_per_second`, `hourly_limit`: the same windows as sends).
+`only_new` sends only to those who never got one (the admin's button): pressing it
+twice sends nothing twice."""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from dispatch.config import Settings
 from dispatch.delivery.base import Sender
 from dispatch.delivery.factory import make_sender
+from dispatch.delivery.pacing import Pacer
 from dispatch.lists import get_list
 from dispatch.store.database import Database
 from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
@@ -36,6 +40,9 @@ def send_pending_confirmations(
     list_slug: str,
     sender: Sender | None = None,
     clock: Callable[[], datetime] = utcnow,
+    *,
+    only_new: bool = False,
+    pacer: Pacer | None = None,
 ) -> Reconfirmed:
     """Claim and send, a batch at a time, so an interruption loses nothing: a claimed
     mail that was not accepted gives its claim back."""
@@ -43,15 +50,18 @@ def send_pending_confirmations(
     own = sender is None
     sender = sender or make_sender(settings)
     mailer = Mailer(settings, sender, clock=clock)
+    pacer = pacer or Pacer.from_settings(settings, key="dispatch")
     try:
         after = 0
-        while batch := _pending(database, list_slug, after):
+        while batch := _pending(database, list_slug, after, only_new):
             after = batch[-1][0]
             report.pending += len(batch)
             mails = _claim(database, settings, list_slug, batch, clock(), report)
-            sent = mailer.deliver(database, mails)
-            report.sent += sent
-            report.failed += len(mails) - sent
+            for mail in mails:
+                pacer.wait(1)
+                sent = mailer.deliver(database, [mail])
+                report.sent += sent
+                report.failed += 1 - sent
     finally:
         if own:
             sender.close()
@@ -61,7 +71,10 @@ def send_pending_confirmations(
 Pending = tuple[int, str, str, int, str]  # id, email, name, list id, token key
 
 
-def _pending(database: Database, list_slug: str, after: int) -> list[Pending]:
+def _pending(
+    database: Database, list_slug: str, after: int, only_new: bool = False
+) -> list[Pending]:
+    never = Subscription.confirmation_sent_at.is_(None) if only_new else true()
     with database.session() as session:
         mailing_list = get_list(session, list_slug)
         suppressed = select(Suppression.email).where(Suppression.email == Subscriber.email)
@@ -79,6 +92,7 @@ def _pending(database: Database, list_slug: str, after: int) -> list[Pending]:
                 Subscription.status == SubscriptionStatus.PENDING,
                 Subscriber.id > after,
                 ~suppressed.exists(),
+                never,
             )
             .order_by(Subscriber.id)
             .limit(BATCH)

@@ -58,6 +58,17 @@ class Mail:
     list_id: int
     claimed_at: datetime | None = None  # confirm: the stamp to give back if sending fails
     token_key: str = ""  # the subscriber's link key, which every link in the mail carries
+    # Other lists this one mail covers, as (slug, id): several lists chosen at one
+    # sign-up get one confirmation (one link) and one welcome.
+    more: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def list_slugs(self) -> tuple[str, ...]:
+        return (self.list_slug, *(slug for slug, _ in self.more))
+
+    @property
+    def list_ids(self) -> tuple[int, ...]:
+        return (self.list_id, *(list_id for _, list_id in self.more))
 
 
 def claim_confirmation(session: Session, subscriber_id: int, list_id: int, now: datetime) -> bool:
@@ -91,7 +102,7 @@ def release_confirmation(session: Session, mail: Mail) -> None:
         update(Subscription)
         .where(
             Subscription.subscriber_id == mail.subscriber_id,
-            Subscription.list_id == mail.list_id,
+            Subscription.list_id.in_(mail.list_ids),
             Subscription.confirmation_sent_at == mail.claimed_at,
         )
         .values(confirmation_sent_at=None)
@@ -122,7 +133,7 @@ class Mailer:
         self.renderer = EmailRenderer(settings)
         self.tokens = Tokens(settings.secret_key)
         self.urls = Urls(settings.site.base_url)
-        self._prepared: dict[tuple[str, str], PreparedEmail] = {}
+        self._prepared: dict[tuple[str, tuple[str, ...]], PreparedEmail] = {}
 
     def deliver(self, database: Database, mails: Sequence[Mail]) -> int:
         """Send every mail; returns how many were accepted. A confirmation that was not
@@ -159,17 +170,24 @@ class Mailer:
         down) stays in the ledger for the scheduler's run-due."""
         from dispatch.campaigns.engine import Engine, EngineOptions, Next
         from dispatch.campaigns.envelopes import RecipientLinks
-        from dispatch.campaigns.welcome import run_series
+        from dispatch.campaigns.welcome import cover_built_in_welcome, run_series
 
+        now, first, others = self.clock(), mail.list_slug, mail.list_slugs[1:]
         try:
-            ids = run_series(
-                database,
-                self.settings,
-                self.clock(),
-                list_slug=mail.list_slug,
-                subscriber_id=mail.subscriber_id,
-                at_once_only=True,
-            )
+            # Several lists chosen at one sign-up: the first list's welcome is the one
+            # built-in welcome; lists with series of their own still send their steps.
+            if others:
+                cover_built_in_welcome(database, self.settings, others, mail.subscriber_id, now)
+            ids: list[int] = []
+            for slug in (first, *others):
+                ids += run_series(
+                    database,
+                    self.settings,
+                    now,
+                    list_slug=slug,
+                    subscriber_id=mail.subscriber_id,
+                    at_once_only=True,
+                )
         except Exception as exc:  # the store is down: the scheduler's welcome job makes it
             log.warning("welcome to %s not made now: %s: %s", mail.email, type(exc), exc)
             return 0
@@ -222,7 +240,7 @@ class Mailer:
             unsubscribe_mailto=self.settings.delivery.unsubscribe_mailto,
         )
         message = CampaignMessage(
-            self._prepare(mail.kind, mail.list_slug),
+            self._prepare(mail.kind, mail.list_slugs),
             Mailbox(item.from_email, item.from_name),
             identity,
             self.clock(),
@@ -237,16 +255,17 @@ class Mailer:
             tokens=self.tokens,
             urls=self.urls,
             with_confirm=mail.kind == "confirm",
+            confirm_also=mail.list_slugs[1:],
         )
         serial = uuid.uuid4().int >> 66  # 62 random bits: unique file name in the outbox
         domain = wire_address(item.from_email).address.rpartition("@")[2]  # A-labels
         mid = message_id(f"{mail.kind}-{mail.list_slug}", serial, domain)
         return message, Envelope(serial, TRANSACTIONAL_CAMPAIGN, recipient, mid)
 
-    def _prepare(self, kind: str, list_slug: str) -> PreparedEmail:
-        key = (kind, list_slug)
+    def _prepare(self, kind: str, list_slugs: tuple[str, ...]) -> PreparedEmail:
+        key = (kind, list_slugs)
         prepared = self._prepared.get(key)
         if prepared is None:
             render = self.renderer.confirm if kind == "confirm" else self.renderer.welcome
-            prepared = self._prepared[key] = render(list_slug)
+            prepared = self._prepared[key] = render(list_slugs[0], list_slugs[1:])
         return prepared

@@ -9,9 +9,12 @@ subscribed or suppressed. Rate limits count in the shared `limits` storage.
   inbox" page for every address (new, subscribed, suppressed, or a bot that filled the
   honeypot), 400 with the form for bad input, 429 over the rate limits.
 - `GET /confirm/<token>` shows one button; only its `POST` confirms, because mail
-  scanners open links in mail (a GET that confirmed would let them opt people in).
-- `GET /unsubscribe/<token>` shows one button; `POST` (that button, or a mail client's
-  RFC 8058 `List-Unsubscribe=One-Click`) unsubscribes at once: 200, no redirect.
+  scanners open links in mail (a GET that confirmed would let them opt people in). One
+  token may name several lists (one sign-up, one mail). A link already used says so
+  ("You already confirmed…") instead of offering the button again.
+- `GET /unsubscribe/<token>` shows one button (or "You are already unsubscribed…");
+  `POST` (that button, or a mail client's RFC 8058 `List-Unsubscribe=One-Click`)
+  unsubscribes at once: 200, no redirect.
 - `GET|POST /preferences/<token>`: lists, name, "unsubscribe from everything".
 - A forged, altered, expired or wrong-purpose token: a 400 page, nothing changed.
 Pages with a token send `Cache-Control: no-store` and `Referrer-Policy: no-referrer`;
@@ -41,7 +44,7 @@ from dispatch.subscribers import optin
 from dispatch.subscribers.addresses import normalise_address
 from dispatch.subscribers.tag_choices import load_tag_choices, save_tag_choices
 from dispatch.subscribers.transactional import Mail, Mailer
-from dispatch.tokens import ListClaim, Tokens
+from dispatch.tokens import ListClaim, PersonClaim, Tokens
 from dispatch.web.ratelimit import Refusal, SubscribeLimits
 from dispatch.web.store import in_store
 
@@ -239,15 +242,25 @@ def list_named(request: Request, slug: str) -> Any:
     return next((item for item in request.app.state.settings.lists if item.slug == slug), None)
 
 
+def lists_named(request: Request, slugs: Sequence[str]) -> list[Any]:
+    return [item for slug in dict.fromkeys(slugs) if (item := list_named(request, slug))]
+
+
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 async def confirm_page(request: Request, token: str):
     claim = verified(request, "confirm", token)
     if isinstance(claim, HTMLResponse):
         return claim
-    item = list_named(request, claim.list_slug)
-    if item is None or await holder_gone(request, claim):
+    items = lists_named(request, claim.list_slugs)
+    state = await in_store(request, optin.confirm_state, claim) if items else "gone"
+    if state == "gone":
         return token_error(request, "confirm", "gone")
-    return page(request, "confirm", item=item, outcome=None)
+    return confirm_response(request, items, state)
+
+
+def confirm_response(request: Request, items: list[Any], outcome: str | None) -> HTMLResponse:
+    names = " and ".join(filter(None, [", ".join(i.name for i in items[:-1]), items[-1].name]))
+    return page(request, "confirm", item=items[0], items=items, names=names, outcome=outcome)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
@@ -255,13 +268,13 @@ async def confirm(request: Request, token: str, background: BackgroundTasks):
     claim = verified(request, "confirm", token)
     if isinstance(claim, HTMLResponse):
         return claim
-    item = list_named(request, claim.list_slug)
+    items = lists_named(request, claim.list_slugs)
     now = request.app.state.clock()
-    result = await in_store(request, optin.confirm, claim, now) if item else None
+    result = await in_store(request, optin.confirm, claim, now) if items else None
     if result is None or result.outcome == "gone":
         return token_error(request, "confirm", "gone")
     send_later(request, background, [result.mail] if result.mail else [])
-    return page(request, "confirm", item=item, outcome=result.outcome)
+    return confirm_response(request, items, result.outcome)
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -269,9 +282,13 @@ async def unsubscribe_page(request: Request, token: str):
     claim = verified(request, "unsubscribe", token)
     if isinstance(claim, HTMLResponse):
         return claim
-    if await holder_gone(request, claim):
+    holder = await in_store(request, optin.link_claim, claim.subscriber_id, claim.key)
+    if holder is None:
         return token_error(request, "unsubscribe", "gone")
-    return page(request, "unsubscribe", item=list_named(request, claim.list_slug))
+    item = list_named(request, claim.list_slug)
+    if await in_store(request, optin.unsubscribe_state, claim) == "already":
+        return unsubscribed_page(request, holder, item, "already")
+    return page(request, "unsubscribe", item=item)
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -281,13 +298,19 @@ async def unsubscribe(request: Request, token: str):
     if isinstance(claim, HTMLResponse):
         return claim
     now = request.app.state.clock()
-    holder = await in_store(request, optin.unsubscribe_by_link, claim, now)
+    holder, outcome = await in_store(request, optin.unsubscribe_by_link, claim, now)
     if holder is None:  # erased since the mail was sent: nothing to do, nobody else's
         return token_error(request, "unsubscribe", "gone")
-    item = list_named(request, claim.list_slug)
+    return unsubscribed_page(request, holder, list_named(request, claim.list_slug), outcome)
+
+
+def unsubscribed_page(
+    request: Request, holder: PersonClaim, item: Any, outcome: str
+) -> HTMLResponse:
     links = services(request).mailer
     preferences = links.urls.preferences(links.tokens.preferences(*astuple(holder)))
-    return page(request, "unsubscribed", item=item, preferences_url=preferences)
+    already = outcome == "already"
+    return page(request, "unsubscribed", item=item, preferences_url=preferences, already=already)
 
 
 @router.get("/preferences/{token}", response_class=HTMLResponse)

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
 
 from dispatch.auth.deps import CurrentEditor, current_editor
 from dispatch.campaigns.welcome_report import series_summary, steps_given
@@ -23,7 +21,7 @@ from dispatch.subscribers.addresses import stored_form
 from dispatch.subscribers.csv_export import STATUSES
 from dispatch.subscribers.tags import split_tags
 from dispatch.web.admin.common import AdminProblem, Paging, field, notice_of, see_other, store
-from dispatch.web.admin.subscriber_files import ClosingStream, import_csv, stream_export
+from dispatch.web.admin.subscriber_files import ClosingStream, stream_export
 from dispatch.web.admin_render import render_admin
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -165,32 +163,6 @@ async def add(
 def _add(session: Session, slug: str, email: str, name: str, confirmed: bool, tags: str):  # type: ignore[no-untyped-def]
     chosen = split_tags(tags)  # TagError: a 400 page saying which tag and why
     return add_subscriber(session, slug, email, name=name, confirmed=confirmed, tags=chosen)
-
-
-@router.post("/lists/{slug}/import")
-async def upload(
-    request: Request, slug: str, editor: CurrentEditor = Depends(current_editor)
-) -> Response:
-    form = await request.form()
-    file = form.get("file")
-    if not isinstance(file, UploadFile):
-        raise AdminProblem(400, "choose a CSV file to upload")
-    confirmed = field(form, "confirmed") == "1"
-    await store(request, get_list, slug)
-    database = request.app.state.database
-    try:
-        result = await run_in_threadpool(
-            import_csv, database, file.file, file.filename, slug, confirmed
-        )
-    finally:
-        await file.close()
-    found: People = await store(request, people, slug, "", "", 0, 0)
-    paging = Paging(1, found.total)
-    found = await store(request, people, slug, "", "", 0, paging.size)
-    status_code = 200 if result.ok else 400
-    return _list(
-        request, editor, slug, found, paging, status_code, upload=result, confirmed=confirmed
-    )
 
 
 @router.get("/lists/{slug}/export.csv")
