@@ -371,7 +371,9 @@ def test_no_series_configured_means_the_built_in_welcome_at_confirmation(
         with db.session() as session:
             (confirm,) = optin.sign_up(session, "Zoë@example.com", "Zoë", [LIST], T0)
         with db.session() as session:
-            result = optin.confirm(session, ListClaim(confirm.subscriber_id, LIST), T0)
+            result = optin.confirm(
+                session, ListClaim(confirm.subscriber_id, LIST, confirm.token_key), T0
+            )
         assert result.mail is not None
         assert Mailer(settings, sender, clock=lambda: T0).deliver(db, [result.mail]) == 1
         assert Mailer(settings, sender, clock=lambda: T0).deliver(db, [result.mail]) == 0

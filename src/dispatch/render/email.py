@@ -149,7 +149,8 @@ class EmailRenderer:
         preheader = _clip(f"{item.name}: {subject}")
         if template == "welcome":
             preheader = _clip(f"You are subscribed to {item.name}. {item.description}")
-        return self._prepare(template, item, campaign_key, subject, preheader, None, {})
+        extra = {"chosen_lists": [item], "list_names": item.name}  # as the built-in welcome
+        return self._prepare(template, item, campaign_key, subject, preheader, None, extra)
 
     def _prepare(
         self,

@@ -16,7 +16,13 @@ from sqlalchemy import BindParameter, Column, Connection, bindparam, literal, se
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import UserDefinedType
 
-from dispatch.store.models import Subscriber, Subscription, SubscriptionStatus, Suppression
+from dispatch.store.models import (
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    new_token_key,
+)
 from dispatch.subscribers.driver_rows import DriverStatement, one_of
 
 SUBSCRIBERS = Subscriber.__table__
@@ -95,10 +101,11 @@ def _insert_new(connection: Connection, fresh: list[Person], now: datetime) -> N
     SQLite's executemany cannot return them."""
     if not fresh:
         return
-    columns = ["email", "name", "attributes", "created_at", "updated_at"]
+    columns = ["email", "name", "attributes", "created_at", "updated_at", "token_key"]
     statement = DriverStatement(connection, SUBSCRIBERS, columns)
     stamp = statement.convert(3, now)
-    statement.run([(p.email, p.name, p.attributes, stamp, stamp) for p in fresh], converted=(3, 4))
+    rows = [(p.email, p.name, p.attributes, stamp, stamp, new_token_key()) for p in fresh]
+    statement.run(rows, converted=(3, 4))
     emails = [p.email for p in fresh]
     found = connection.execute(
         select(SUBSCRIBERS.c.id, SUBSCRIBERS.c.email).where(
