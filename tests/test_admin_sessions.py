@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import Result
 
+from dispatch.audit import Action
 from dispatch.auth.editors import set_password
 from dispatch.auth.passwords import Passwords
 from dispatch.config import Settings
@@ -218,3 +219,26 @@ def test_api_changes_are_audited_with_the_token_name_and_refusals_are_not(
         ("api:tests", "subscriber.create", ""),
         ("api:tests", "subscriber.delete", f"subscriber {person}"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "action", "target"),
+    [
+        ("POST", "/admin/campaigns/7/send", "campaign.send", "campaign 7"),
+        ("POST", "/admin/campaigns/7/pause", "campaign.pause", "campaign 7"),
+        ("POST", "/api/campaigns/7/cancel", "campaign.cancel", "campaign 7"),
+        ("POST", "/admin/campaigns/7/delete", "campaign.delete", "campaign 7"),
+        ("POST", "/admin/subscribers/delete", "subscriber.delete", ""),
+        ("GET", "/admin/lists/weekly/export.csv", "subscribers.export", "list weekly"),
+        ("POST", "/admin/somewhere/new", "POST /admin/somewhere/new", "/admin/somewhere/new"),
+    ],
+)
+def test_requests_are_named_by_the_audit_table(
+    method: str, path: str, action: str, target: str
+) -> None:
+    from dispatch.audit import describe, is_audited
+
+    assert describe(method, path) == Action(action, target)
+    assert is_audited(method, path)
+    assert not is_audited("GET", "/admin/campaigns/7")  # reading is not an action
+    assert not is_audited("POST", "/admin/login")  # recorded by the login route itself
