@@ -16,6 +16,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -51,7 +52,14 @@ class CsvExport:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
         writer.writerow(self._row([*FIXED, *keys]))
-        for email, name, state, subscribed_at, attributes in _stream(self.session, query):
+        rows = _stream(self.session, query)
+        with closing(rows):
+            yield from self._rows(rows, keys, writer, buffer)
+
+    def _rows(
+        self, rows: Iterator[Any], keys: list[str], writer: Any, buffer: io.StringIO
+    ) -> Iterator[str]:
+        for email, name, state, subscribed_at, attributes in rows:
             values = [_cell((attributes or {}).get(key)) for key in keys]
             writer.writerow(
                 self._row([email, name, state.value, subscribed_at.isoformat(), *values])
@@ -123,7 +131,10 @@ def _attribute_keys(session: Session, query: Select[Any]) -> list[str]:
 
 def _stream(session: Session, query: Select[Any]) -> Iterator[Any]:
     result = session.execute(query.execution_options(yield_per=YIELD_PER))
-    yield from result
+    try:
+        yield from result
+    finally:
+        result.close()  # a download stopped midway: PostgreSQL's server cursor goes now
 
 
 def _cell(value: Any) -> str:
