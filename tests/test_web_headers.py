@@ -18,6 +18,7 @@ from dispatch.config import Settings
 from dispatch.store.database import Database
 from dispatch.tokens import Tokens
 from dispatch.web import create_app
+from dispatch.web.security_headers import style_hash
 from support.api import SECRET
 from support.campaigns import add_article, add_subscribers
 
@@ -56,16 +57,23 @@ def test_every_page_has_the_headers_and_its_inline_code_the_nonce(
             if path == "/api/docs":
                 assert "'unsafe-inline'" not in csp.split("style-src-attr")[0]
             nonces = set(NONCE.findall(csp))
-            assert len(nonces) == 1, (path, csp)
-            check_inline(response.text, nonces.pop(), path)
+            assert len(nonces) <= 1, (path, csp)
+            check_inline(response.text, next(iter(nonces), None), csp, path)
+            if not nonces:  # nothing inline but hashed styles: the same bytes every time
+                again = client.get(path)
+                assert again.text == response.text and again.headers == response.headers
 
 
-def check_inline(text: str, nonce: str, path: str) -> None:
+def check_inline(text: str, nonce: str | None, csp: str, path: str) -> None:
+    """Every inline <script>/<style> carries the response's nonce or is allowed by hash."""
     document = lxml_html.fromstring(text)
     for element in document.iter("script", "style"):
         if element.tag == "script" and element.get("src"):
             continue
-        assert element.get("nonce") == nonce, (path, lxml_html.tostring(element)[:120])
+        if element.get("nonce") is None and element.tag == "style":
+            assert style_hash(element.text or "") in csp, (path, element.text)
+            continue
+        assert nonce and element.get("nonce") == nonce, (path, lxml_html.tostring(element)[:120])
     for element in document.iter():
         if not isinstance(element.tag, str):
             continue  # a comment
@@ -76,8 +84,11 @@ def check_inline(text: str, nonce: str, path: str) -> None:
 
 def test_nonces_differ_per_request(settings: Settings, db: Database) -> None:
     with TestClient(create_app(settings, db)) as client:
-        first, second = (client.get("/").headers["content-security-policy"] for _ in range(2))
-    assert NONCE.findall(first) != NONCE.findall(second)
+        first, second = (client.get("/api/docs") for _ in range(2))
+    one, two = ({*NONCE.findall(r.headers["content-security-policy"])} for r in (first, second))
+    assert len(one) == len(two) == 1  # the same nonce for scripts and styles
+    one, two = one.pop(), two.pop()
+    assert one != two and f'nonce="{one}"' in first.text and f'nonce="{two}"' in second.text
 
 
 def test_json_and_redirects_carry_them_too(settings: Settings, db: Database) -> None:

@@ -17,6 +17,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -58,20 +59,21 @@ class CsvExport:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
         writer.writerow(self._row([*FIXED, *(["tags"] if tagged else []), *keys]))
-        for row in _stream(self.session, query):
-            email, name, state, subscribed_at, attributes = row[:5]
-            tags = [";".join(sorted((row[5] or "").split(";"))).strip(";")] if tagged else []
-            values = [_cell((attributes or {}).get(key)) for key in keys]
-            writer.writerow(
-                self._row([email, name, state.value, subscribed_at.isoformat(), *tags, *values])
-            )
-            self.count += 1
-            if self.on_progress is not None and self.count % YIELD_PER == 0:
-                self.on_progress(self.count, total)
-            if buffer.tell() >= CHUNK:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        rows = _stream(self.session, query)
+        with closing(rows):
+            for row in rows:
+                email, name, state, subscribed_at, attributes = row[:5]
+                tags = [";".join(sorted((row[5] or "").split(";"))).strip(";")] if tagged else []
+                values = [_cell((attributes or {}).get(key)) for key in keys]
+                cells = [email, name, state.value, subscribed_at.isoformat(), *tags, *values]
+                writer.writerow(self._row(cells))
+                self.count += 1
+                if self.on_progress is not None and self.count % YIELD_PER == 0:
+                    self.on_progress(self.count, total)
+                if buffer.tell() >= CHUNK:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
         if self.on_progress is not None:
             self.on_progress(self.count, max(self.count, total))
         yield buffer.getvalue()
@@ -153,7 +155,10 @@ def _count(session: Session, query: Select[Any]) -> int:
 
 def _stream(session: Session, query: Select[Any]) -> Iterator[Any]:
     result = session.execute(query.execution_options(yield_per=YIELD_PER))
-    yield from result
+    try:
+        yield from result
+    finally:
+        result.close()  # a download stopped midway: PostgreSQL's server cursor goes now
 
 
 def _cell(value: Any) -> str:

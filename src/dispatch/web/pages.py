@@ -16,7 +16,7 @@ from dispatch.render.environment import builtin_templates, make_environment
 from dispatch.render.feed_ids import FeedFormat, site_target
 from dispatch.render.merge_tags import with_defaults
 from dispatch.urls import Urls
-from dispatch.web.security_headers import csp_nonce
+from dispatch.web.security_headers import admin_css, csp_nonce, site_css
 
 STATIC_PREFIX = "/static"
 STYLE_OPEN = re.compile(r"<style\b", re.I)
@@ -44,6 +44,8 @@ class Pages:
             feed_urls=FeedLinks(*(site.url(settings, fmt) for fmt in FeedFormat)),
             static_url=self.static_url,
             csp_nonce=csp_nonce,  # <style nonce="{{ csp_nonce() }}">: the CSP lets it through
+            branding_css=site_css(settings.branding),  # inline, allowed by its hash
+            admin_branding_css=admin_css(settings.branding),
         )
         self.env.filters["merge_defaults"] = with_defaults
         self.env.filters["nonced"] = nonced

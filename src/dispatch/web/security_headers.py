@@ -11,38 +11,76 @@
   a token in their URL never hand it to another site).
 - `Strict-Transport-Security` when `site.base_url` is https.
 
-The nonce lives in a context variable for the request, so templates read it without
-every route passing it along.
+The branding `<style>` of every page (its colours, from `[branding]`) is allowed by its
+hash, so pages without other inline code carry no nonce and the same page is the same
+bytes on every request. Other inline code asks for the request's nonce (`csp_nonce()`:
+the archive's email styles, the API docs); the policy names a nonce only when one was
+used. The nonce lives in a context variable for the request, so templates read it
+without every route passing it along.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from contextvars import ContextVar
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dispatch.config import Settings
+from dispatch.config import BrandingSettings, Settings
 
-NONCE: ContextVar[str] = ContextVar("csp_nonce", default="")
 EMBEDDABLE = ("/subscribe",)
 HSTS = "max-age=31536000"
 
 
+@dataclass
+class _Nonce:
+    value: str
+    used: bool = False
+
+
+NONCE: ContextVar[_Nonce | None] = ContextVar("csp_nonce", default=None)
+
+
 def csp_nonce() -> str:
-    """The nonce of the request being answered ("" outside a request)."""
-    return NONCE.get()
+    """The nonce of the request being answered ("" outside a request); the response's
+    policy then allows it."""
+    nonce = NONCE.get()
+    if nonce is None:
+        return ""
+    nonce.used = True
+    return nonce.value
 
 
-def policy(nonce: str, origin: str, *, framed: bool) -> str:
+def site_css(branding: BrandingSettings) -> str:
+    """The public pages' inline `<style>`: the colours from `[branding]`."""
+    return (
+        f":root {{ --accent: {branding.accent_color}; --text: {branding.text_color}; "
+        f"--paper: {branding.background_color}; }}"
+    )
+
+
+def admin_css(branding: BrandingSettings) -> str:
+    return f":root {{ --accent: {branding.accent_color}; }}"
+
+
+def style_hash(css: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
+def policy(nonce: str | None, origin: str, styles: str, *, framed: bool) -> str:
     sources = f"'self' {origin}".strip()
+    allowed = f" 'nonce-{nonce}'" if nonce else ""
     return "; ".join(
         [
             f"default-src {sources}",
-            f"script-src {sources} 'nonce-{nonce}'",
-            f"style-src {sources} 'nonce-{nonce}'",
+            f"script-src {sources}{allowed}",
+            f"style-src {sources} {styles}{allowed}",
             "style-src-attr 'unsafe-inline'",
             f"img-src {sources} data: https:",
             f"font-src {sources} data:",
@@ -61,19 +99,22 @@ class SecurityHeaders:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.https = parts.scheme == "https"
         self.embeddable = EMBEDDABLE if settings.web.embeddable_subscribe else ()
+        branding = settings.branding
+        self.styles = f"{style_hash(site_css(branding))} {style_hash(admin_css(branding))}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nonce = secrets.token_urlsafe(18)
+        nonce = _Nonce(secrets.token_urlsafe(18))
         framed = scope["path"].rstrip("/") in self.embeddable
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                used = nonce.value if nonce.used else None
                 headers.setdefault(
-                    "Content-Security-Policy", policy(nonce, self.origin, framed=framed)
+                    "Content-Security-Policy", policy(used, self.origin, self.styles, framed=framed)
                 )
                 if not framed:
                     headers.setdefault("X-Frame-Options", "DENY")
