@@ -148,7 +148,7 @@ def test_forged_altered_or_unknown_tokens_never_redirect(
     forged = Tokens("not the secret").click(campaign_id, 0)
     altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     unknown = Tokens(SECRET).click(campaign_id, 99)  # signed, but no such link
-    other_purpose = Tokens(SECRET).unsubscribe(1, LIST)
+    other_purpose = Tokens(SECRET).unsubscribe(1, LIST, "key")
     for bad in (forged, altered, unknown, other_purpose, "x" * 5000, "%2F%2Fevil.example", "é"):
         answer = web.get(f"/r/{bad}")
         assert answer.status_code == 404, bad

@@ -113,6 +113,7 @@ def _events_accounts_and_jobs(database: Database, settings: config.Settings) -> 
     when = datetime(2026, 3, 2, tzinfo=UTC)
     store_events(database, sendgrid_events(items)[0], when)
     _welcome_clicks_and_unsubscribes(database, settings, delivery, when)
+    _audience_rows(database, delivery, when)
     with database.engine.begin() as connection:  # twins as stored before 0011a, merged by it
         for email in ("twin@example.org", "Twin@Example.org"):
             twin = {"email": email, "name": "", "attributes": {}}
@@ -147,8 +148,36 @@ def _welcome_clicks_and_unsubscribes(
     with database.session() as session:
         claim = ClickClaim(delivery.campaign_id, 0, delivery.subscriber_id)
         assert follow(session, tracked, claim, when) == "https://example.org/a"
-        leave = ListClaim(delivery.subscriber_id, "morning-briefing", delivery.campaign_id)
+        key = session.get_one(Subscriber, delivery.subscriber_id).token_key
+        leave = ListClaim(delivery.subscriber_id, "morning-briefing", key, delivery.campaign_id)
         assert optin.unsubscribe(session, leave, when) == "unsubscribed"
+
+
+def _audience_rows(database: Database, delivery: Delivery, when: datetime) -> None:
+    """subscriber_tags, segments, suppression_lifts and import_jobs: one row each."""
+    from dispatch.store.models import (
+        Campaign,
+        ImportJob,
+        Segment,
+        SubscriberTag,
+        SuppressionLift,
+    )
+
+    assert delivery.subscriber_id is not None
+    with database.session() as session:
+        list_id = session.get_one(Campaign, delivery.campaign_id).list_id
+        session.add(SubscriberTag(subscriber_id=delivery.subscriber_id, tag="lisbon"))
+        session.add(Segment(list_id=list_id, name="lisbon", expression='tag = "lisbon"'))
+        session.add(
+            SuppressionLift(
+                email="lifted@example.com",
+                previous_reason="bounce",
+                reason="mailbox fixed",
+                lifted_by="ed@example.com",
+                lifted_at=when,
+            )
+        )
+        session.add(ImportJob(list_slug="morning-briefing", filename="people.csv", status="done"))
 
 
 @pytest.fixture

@@ -231,8 +231,8 @@ def test_preferences_page_offers_the_lists_tags_and_changes_only_those(
     emails = add_subscribers(db, LIST, 1)
     tag(db, emails, "vip", "daily")
     with db.session() as session:
-        person = session.scalars(select(Subscriber.id)).one()
-    url = f"/preferences/{Tokens(settings.secret_key).preferences(person)}"
+        person, key = session.execute(select(Subscriber.id, Subscriber.token_key)).one()
+    url = f"/preferences/{Tokens(settings.secret_key).preferences(person, key)}"
     with TestClient(create_app(settings, db)) as client:
         page = client.get(url).text
         assert 'name="tag" value="weekly">' in page and 'name="tag" value="daily" checked>' in page

@@ -34,7 +34,7 @@ from support.auth import Sleeps, add_editor, auth_app, post_login
 from support.live_server import free_port, live_server
 
 LIST = "morning-briefing"
-REDIS = "redis://127.0.0.1:6379/3"
+REDIS = "redis://127.0.0.1:6379/4"  # its own database: test_executor_submit flushes db 3
 ROUNDS = 30
 HIGH = "100000/minute"
 
