@@ -21,7 +21,7 @@ from dispatch.config import Settings
 from dispatch.store.database import Database
 from dispatch.store.models import Editor
 from support.admin import ADMIN, EDITOR, Admin, add_people
-from support.auth import PASSWORD, Sleeps, auth_app
+from support.auth import PASSWORD, Sleeps, auth_app, post_login
 
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/admin/(?:reset|invite)/[A-Za-z0-9_.\-]+)")
 NEW = "a brand new passphrase"
@@ -56,7 +56,7 @@ def link_in(message: EmailMessage) -> str:
 
 
 def logs_in(client: TestClient, address: str, password: str) -> bool:
-    response = client.post("/admin/login", data={"email": address, "password": password})
+    response = post_login(client, address, password)
     client.cookies.clear()
     return response.status_code == 303
 

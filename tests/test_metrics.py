@@ -105,4 +105,4 @@ def test_feed_builds_scheduler_lag_and_health(db: Database, settings: Settings) 
     assert samples[("dispatch_scheduler_running", ())] == 1
     assert samples[("dispatch_scheduler_lag_seconds_count", (("job", "campaigns"),))] >= 1
     assert health["status"] == "ok" and health["scheduler"]["state"] == "running"
-    assert health["scheduler"]["jobs"] == 7
+    assert health["scheduler"]["jobs"] == 9

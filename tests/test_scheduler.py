@@ -75,7 +75,7 @@ def test_restarts_keep_exactly_one_stored_job_per_id(
         "lists:watch",
     }
     health = third.health()
-    assert health["state"] == "running" and health["jobs"] == 8
+    assert health["state"] == "running" and health["jobs"] == 9
 
 
 def test_a_list_edited_or_created_in_the_store_gets_its_digest_job(

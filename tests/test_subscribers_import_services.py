@@ -14,7 +14,6 @@ from sqlalchemy import select
 from conftest import DATA
 from dispatch.errors import CsvRowError
 from dispatch.store.database import Database
-from dispatch.subscribers.tags import tags_of
 from dispatch.store.models import (
     MailingList,
     Subscriber,
@@ -25,6 +24,7 @@ from dispatch.store.models import (
 from dispatch.subscribers import Reject, import_subscribers
 from dispatch.subscribers.csv_format import sniff
 from dispatch.subscribers.import_caps import ATTRIBUTES_MAX, COLUMNS_MAX
+from dispatch.subscribers.tags import tags_of
 
 LIST = "morning-briefing"
 PENDING, CONFIRMED = SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -172,14 +172,25 @@ class Mailer:
         from dispatch.campaigns.envelopes import RecipientLinks
         from dispatch.campaigns.welcome import cover_built_in_welcome, run_series
 
-        now, first, others = self.clock(), mail.list_slug, mail.list_slugs[1:]
+        now, slugs = self.clock(), mail.list_slugs
+        plain = [s for s in slugs if not self.settings.list(s).welcome]  # the built-in welcome
+        sent = 0
         try:
-            # Several lists chosen at one sign-up: the first list's welcome is the one
-            # built-in welcome; lists with series of their own still send their steps.
-            if others:
-                cover_built_in_welcome(database, self.settings, others, mail.subscriber_id, now)
+            if len(plain) > 1:
+                # Several lists chosen at one sign-up get ONE built-in welcome naming them
+                # all: recorded as their welcome step, then sent like the confirmation.
+                cover_built_in_welcome(database, self.settings, plain, mail.subscriber_id, now)
+                ids_of = dict(zip(mail.list_slugs, mail.list_ids, strict=True))
+                first, *more = plain
+                one = replace(
+                    mail,
+                    list_slug=first,
+                    list_id=ids_of[first],
+                    more=tuple((slug, ids_of[slug]) for slug in more),
+                )
+                sent += self.send(one).accepted
             ids: list[int] = []
-            for slug in (first, *others):
+            for slug in slugs:  # series of their own, and a single list's built-in welcome
                 ids += run_series(
                     database,
                     self.settings,
@@ -190,14 +201,13 @@ class Mailer:
                 )
         except Exception as exc:  # the store is down: the scheduler's welcome job makes it
             log.warning("welcome to %s not made now: %s: %s", mail.email, type(exc), exc)
-            return 0
+            return sent
         if not ids:
-            return 0
+            return sent
         sender = self.sender or make_sender(self.settings)
         links = RecipientLinks.from_settings(self.settings)
         options = EngineOptions.from_settings(self.settings)
         engine = Engine(database, sender, links, options=options, clock=self.clock)
-        sent = 0
         try:
             for campaign_id in ids:
                 while True:
