@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile  # two workers, one file at a time each
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_subscribers.py

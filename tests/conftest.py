@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 from typer.testing import CliRunner, Result
 
 from dispatch import config
@@ -57,11 +59,30 @@ def settings(config_path: Path) -> Settings:
     return config.load(config_path)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated once per test process: each test's store starts as a copy
+    (the migrations themselves are tested in test_migrations.py)."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()  # the last connection closes: the WAL is folded into the file
+    return path
+
+
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
+def db(settings: Settings, sqlite_template: Path) -> Iterator[Database]:
     """A migrated database with the configured lists synced."""
+    url = settings.database.url
+    if url.startswith("sqlite:///"):
+        target = Path(url.removeprefix("sqlite:///"))
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sqlite_template, target)
     database = Database(settings.database)
-    migrate.upgrade(database.engine)
+    migrate.upgrade(database.engine)  # nothing left to do on a copy of the template
     with database.session() as session:
         sync_lists(session, settings)
     yield database
