@@ -99,7 +99,7 @@ def test_drop_an_image_schedule_and_publish(browser: Any, screenshots: Path, sit
     assert "write its alt text" in status.inner_text()
     page.fill("#image-alt-text", "A chart of ferry fares since 2010")
     page.click("#insert-image")
-    page.wait_for_function("document.querySelector('#body').value.includes('![A chart')")
+    page.wait_for_function("() => document.querySelector('#body').value.includes('![A chart')")
     body = page.input_value("#body")
     assert f"![A chart of ferry fares since 2010]({url}/media/" in body
     page.wait_for_selector("#preview img[srcset]")  # the live preview shows it
@@ -115,7 +115,7 @@ def test_drop_an_image_schedule_and_publish(browser: Any, screenshots: Path, sit
     assert "alt text first" in status.inner_text()
     page.fill("#image-alt-text", "The evening ferry at the quay")
     page.click("#use-as-feature")
-    page.wait_for_function("document.querySelector('#image').value.includes('/media/')")
+    page.wait_for_function("() => document.querySelector('#image').value.includes('/media/')")
     assert page.input_value("#image_alt") == "The evening ferry at the quay"
 
     when = clock.now + timedelta(hours=1)

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from conftest import write_config
 from dispatch import config
 from dispatch.store import migrate
 from dispatch.store.database import Database
+from dispatch.store.models import Subscriber
 from dispatch.tokens import Tokens
 from dispatch.web import create_app
 from dispatch.web.server import uvicorn_options
@@ -29,7 +31,8 @@ FOREIGN_HOST = "127.0.0.2"
 
 
 @pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """The site's base URL and its one subscriber's preferences token."""
     monkeypatch.setenv("DISPATCH_SECRET_KEY", SECRET)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -49,17 +52,26 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     with database.session() as session:
         sync_lists(session, settings)
     add_article(database, "harbour-news")
-    add_subscribers(database, "morning-briefing", 1)
+    (email,) = add_subscribers(database, "morning-briefing", 1)
+    with database.session() as session:
+        person = session.scalars(select(Subscriber).where(Subscriber.email == email)).one()
+        token = Tokens(SECRET).preferences(person.id, person.token_key)
     with live_server(create_app(settings, database), port, **uvicorn_options(settings)) as url:
-        yield url
+        yield url, token
     database.dispose()
 
 
 @pytest.fixture
-def foreign(site: str) -> Iterator[str]:
+def site(served: tuple[str, str]) -> str:
+    return served[0]
+
+
+@pytest.fixture
+def foreign(served: tuple[str, str]) -> Iterator[str]:
     """A page on another origin with one iframe per Dispatch page it tries to frame."""
+    site, token = served
     targets = {
-        "preferences": f"{site}/preferences/{Tokens(SECRET).preferences(1)}",
+        "preferences": f"{site}/preferences/{token}",
         "admin": f"{site}/admin/login",
         "home": f"{site}/",
         "subscribe": f"{site}/subscribe",
