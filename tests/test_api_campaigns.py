@@ -177,6 +177,11 @@ def test_schedule_and_reschedule(client: TestClient) -> None:
     assert past.status_code == 422 and past.json()["error"]["field"] == "body.at"
     naive = client.post(url, json={"at": "2099-01-01T00:00:00"})
     assert naive.status_code == 422 and naive.json()["error"]["field"] == "body.at"
+    beyond = client.post(url, json={"at": "9999-12-31T23:59:59-05:00"})  # year 10000 in UTC
+    assert beyond.status_code == 422 and beyond.json()["error"]["field"] == "body.at"
+    assert "out of range" in beyond.json()["error"]["message"]
+    kept = client.get(f"/api/campaigns/{note['id']}").json()["scheduled_at"]
+    assert datetime.fromisoformat(kept) == later  # the refused time changed nothing
     client.post(f"/api/campaigns/{note['id']}/cancel")
     assert client.post(url, json={"at": later.isoformat()}).status_code == 409
 

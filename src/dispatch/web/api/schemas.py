@@ -7,10 +7,10 @@ the schema itself, so a client sees the rule; free-form subscriber attributes ar
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from dispatch.store.models import ArticleStatus, CampaignStatus, SubscriptionStatus
 
@@ -36,6 +36,19 @@ TAGS_MAX = 100
 SegmentName = Annotated[str, Field(pattern=NO_NUL, min_length=1, max_length=100)]
 Expression = Annotated[str, Field(pattern=NO_NUL, min_length=1, max_length=4000)]
 SEGMENT_FIELD = Field(None, description="Send only to this saved segment of the list (name).")
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    """The store keeps times in UTC: one whose UTC time falls outside years 1..9999
+    (9999-12-31T23:59-05:00) cannot be kept, so it is refused as input."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is out of range once in UTC") from None
+    return value
+
+
+StoredDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
 
 
 class Strict(BaseModel):
@@ -249,7 +262,7 @@ class DigestCreate(Strict):
     kind: Literal["digest"]
     list: Slug
     segment: SegmentName | None = SEGMENT_FIELD
-    since: AwareDatetime | None = Field(
+    since: StoredDatetime | None = Field(
         None, description="Carry articles published after this (default: the previous digest)."
     )
     include: Annotated[list[Slug], Field(max_length=100)] = Field(
@@ -409,7 +422,7 @@ class TestIn(Strict):
 
 
 class ScheduleIn(Strict):
-    at: AwareDatetime = Field(description="When to start sending (with its UTC offset).")
+    at: StoredDatetime = Field(description="When to start sending (with its UTC offset).")
 
 
 class Accepted(BaseModel):
