@@ -46,7 +46,7 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def bounce_settings(tmp_path: Path, database_url: str, smtp_port: int, listen: int) -> Settings:
     lines = BOUNCE_LINES | {
-        r"^# listen = .*$": f'listen = "127.0.0.1:{listen}"',
+        r"^# listen = \"127.0.0.1:2525\".*$": f'listen = "127.0.0.1:{listen}"',
         r"^port = 25$": f"port = {smtp_port}",
         r'^security = "starttls".*$': 'security = "none"',
     }

@@ -18,15 +18,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from conftest import write_config
 from dispatch import config
 from dispatch.campaigns.progress import in_doubt as in_doubt_of
+from dispatch.campaigns.welcome import MAX_LATE
 from dispatch.lists import sync_lists
 from dispatch.store import migrate
 from dispatch.store.database import Database
-from dispatch.store.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from dispatch.store.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    Subscription,
+)
 from support.campaigns import add_article, add_subscribers
 from support.scheduling import wait_for
 from support.smtp_server import SmtpServer, free_port
@@ -58,6 +65,7 @@ def test_serve_sends_the_digest_on_time_and_completes_it_after_a_kill(
         )
         db = prepare(path)
         everyone = set(add_subscribers(db, LIST, RECIPIENTS))
+        confirmed_long_ago(db)  # else the scheduler's welcome:send welcomes them all first
         add_article(db, "harbour-news")
         serve = [sys.executable, "-m", "dispatch", "--config", str(path), "serve"]
         serve += ["--port", str(port), "--no-access-log"]
@@ -120,6 +128,17 @@ def prepare(path: Path) -> Database:
     with db.session() as session:
         sync_lists(session, settings)
     return db
+
+
+def confirmed_long_ago(db: Database) -> None:
+    """Readers of long standing: confirmed before any welcome step could still reach them
+    (`campaigns.welcome.MAX_LATE`), so the digest is the only campaign."""
+    with db.session() as session:
+        session.execute(
+            update(Subscription).values(
+                confirmed_at=datetime.now(UTC) - MAX_LATE - timedelta(days=1)
+            )
+        )
 
 
 def launch(command: list[str], log: Path) -> subprocess.Popen[bytes]:

@@ -20,7 +20,7 @@ from dispatch.lists import sync_lists
 from dispatch.store import migrate
 from dispatch.store.database import Database
 from dispatch.store.models import Subscriber
-from support.auth import PASSWORD, add_editor, cheap_hasher
+from support.auth import PASSWORD, add_editor, cheap_hasher, post_login
 from support.campaigns import add_subscribers
 from support.live_server import free_port
 from support.serve import dispatch_serve
@@ -47,13 +47,10 @@ def test_sigterm_is_not_held_up_by_a_stalled_export(tmp_path: Path) -> None:
     database.dispose()
     port = free_port()
     with dispatch_serve(path, port) as process:
-        login = httpx.post(
-            f"http://127.0.0.1:{port}/admin/login",
-            data={"email": "ed@example.com", "password": PASSWORD},
-            timeout=30,
-        )
-        assert login.status_code == 303, login.text
-        cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as browser:
+            login = post_login(browser, "ed@example.com", PASSWORD)  # with the form's token
+            assert login.status_code == 303, login.text
+            cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sock.connect(("127.0.0.1", port))

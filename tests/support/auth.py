@@ -10,8 +10,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 from limits.storage import Storage
 
 from dispatch.auth.editors import create_editor
@@ -70,10 +69,11 @@ def auth_app(
 LOGIN_CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 
 
-def login_csrf(client: TestClient) -> str:
+def login_csrf(client: Client) -> str:
     """The login form's CSRF token (GET /admin/login also sets the cookie it is bound to).
     A logged-in browser is sent on from the form: its session cookie is set aside first,
-    as logging in as someone else replaces it anyway."""
+    as logging in as someone else replaces it anyway. `client`: a TestClient, or an
+    httpx.Client on a live server."""
     for name in [name for name in client.cookies if name.endswith("dispatch_admin")]:
         client.cookies.delete(name)
     found = LOGIN_CSRF.search(client.get("/admin/login").text)
@@ -81,7 +81,7 @@ def login_csrf(client: TestClient) -> str:
     return found.group(1)
 
 
-def post_login(client: TestClient, email: str, password: str = PASSWORD, **extra: Any) -> Response:
+def post_login(client: Client, email: str, password: str = PASSWORD, **extra: Any) -> Response:
     """Log in as a browser does: load the form, post it with its token."""
     data = {"email": email, "password": password, "csrf_token": login_csrf(client), **extra}
     return client.post("/admin/login", data=data)
