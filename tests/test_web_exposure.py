@@ -78,7 +78,7 @@ def test_the_token_can_come_from_a_file(tmp_path: Path, database_url: str, db: D
 def test_metrics_on_a_listener_of_their_own(tmp_path: Path, database_url: str) -> None:
     port = free_port()
     path = write_config(
-        tmp_path, database_url, {r"^# listen = .*$": f'listen = "127.0.0.1:{port}"'}
+        tmp_path, database_url, {r'^# listen = "127.0.0.1:9100".*$': f'listen = "127.0.0.1:{port}"'}
     )
     settings = config.load(path)
     database = Database(settings.database)
@@ -97,7 +97,9 @@ def test_metrics_on_a_listener_of_their_own(tmp_path: Path, database_url: str) -
 
 
 def test_a_bad_listen_address_is_a_config_error(tmp_path: Path, database_url: str) -> None:
-    path = write_config(tmp_path, database_url, {r"^# listen = .*$": 'listen = "9100"'})
+    path = write_config(
+        tmp_path, database_url, {r'^# listen = "127.0.0.1:9100".*$': 'listen = "9100"'}
+    )
     with pytest.raises(ConfigError, match=r'metrics.listen.*"9100" is not HOST:PORT'):
         config.load(path)
 
