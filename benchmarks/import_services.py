@@ -148,7 +148,7 @@ def main() -> None:
         f"  ({store}; exit status {imported['status']}: 1 = rows rejected, as generated)"
     )
     if imported["RUSAGE_CHILDREN"] > 0:
-        print(f"{'':34}address-check workers: {imported['RUSAGE_CHILDREN'] / 1024:.0f} MB")
+        print(f"{'':34}reader process: {imported['RUSAGE_CHILDREN'] / 1024:.0f} MB")
     print(f"aim: < 60 s and < 200 MB per process; files in {folder}")
 
 

@@ -48,20 +48,20 @@ SEGMENTS = [
 
 SQLITE_PEOPLE = """
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :people)
-INSERT INTO subscribers (id, email, name, attributes, created_at, updated_at)
+INSERT INTO subscribers (id, email, name, attributes, created_at, updated_at, token_key)
 SELECT i, 'reader' || i || '@example.com', '',
   '{"city": "' || (CASE i % 4 WHEN 0 THEN 'Lisbon' WHEN 1 THEN 'Porto' WHEN 2 THEN 'Leeds'
    ELSE 'Faro' END) || '", "plan": "' || (CASE WHEN i % 3 = 0 THEN 'pro' ELSE 'free' END)
    || '", "birthday": "19' || (50 + i % 50) || '-0' || (1 + i % 9) || '-15"}',
-  :stamp, :stamp FROM n
+  :stamp, :stamp, 'key' || i FROM n
 """
 PG_PEOPLE = """
-INSERT INTO subscribers (id, email, name, attributes, created_at, updated_at)
+INSERT INTO subscribers (id, email, name, attributes, created_at, updated_at, token_key)
 SELECT i, 'reader' || i || '@example.com', '',
   jsonb_build_object('city', (ARRAY['Lisbon', 'Porto', 'Leeds', 'Faro'])[1 + i % 4],
    'plan', CASE WHEN i % 3 = 0 THEN 'pro' ELSE 'free' END,
    'birthday', '19' || (50 + i % 50) || '-0' || (1 + i % 9) || '-15'),
-  :now, :now FROM generate_series(1, :people) AS i
+  :now, :now, 'key' || i FROM generate_series(1, :people) AS i
 """
 SQLITE_JOINED = "strftime('%Y-%m-%d %H:%M:%f', :stamp, '-' || (id % 365) || ' days')"
 PG_JOINED = "CAST(:now AS timestamptz) - (id % 365) * interval '1 day'"

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import DATA
-from dispatch.errors import CsvRowError, NotFound
+from dispatch.errors import CsvRowError, DispatchError, NotFound, StoreError
 from dispatch.store.database import Database
 from dispatch.store.models import (
     MailingList,
@@ -20,6 +24,7 @@ from dispatch.store.models import (
 )
 from dispatch.subscribers import Reject, import_subscribers
 from dispatch.subscribers.csv_import import ImportSummary
+from dispatch.subscribers.tags import tags_of
 
 LIST = "morning-briefing"
 BAD_ROWS = [
@@ -240,18 +245,119 @@ def test_a_failing_batch_leaves_earlier_batches_committed(
     assert (rerun.already, rerun.subscribed) == (2, 3)
 
 
-def test_worker_processes_give_the_same_result(db: Database, tmp_path: Path) -> None:
-    from dispatch.subscribers import checking
+def test_a_reader_process_gives_the_same_result(db: Database, tmp_path: Path) -> None:
+    from dispatch.subscribers import file_rows
 
     rows = [f"w{i}@example.com,W {i}" if i % 7 else f"bad {i},X" for i in range(50)]
     path = write(tmp_path, "email,name\n" + "\n".join(rows) + "\n")
     seen: list[Reject] = []
-    original = checking.CHUNK
-    checking.CHUNK = 4  # many chunks in flight, returned in order
-    try:
-        summary = import_subscribers(db, path, LIST, workers=1, batch_size=6, on_reject=seen.append)
-    finally:
-        checking.CHUNK = original
+    progress: list[int] = []
+    summary = import_subscribers(
+        db,
+        path,
+        LIST,
+        read_ahead=True,
+        batch_size=6,
+        on_reject=seen.append,
+        on_progress=lambda done, total: progress.append(done),
+    )
+    assert file_rows.CHUNK >= 50  # one chunk from the reader, several batches here
     assert [r.line for r in seen] == [i + 2 for i in range(50) if i % 7 == 0]
     assert (summary.subscribed, summary.rejected) == (42, 8)
+    assert progress[-1] == path.stat().st_size
     assert people(db)["w13@example.com"]["name"] == "W 13"
+
+
+def readers() -> list[multiprocessing.process.BaseProcess]:
+    return [p for p in multiprocessing.active_children() if p.name == "dispatch-import-reader"]
+
+
+def test_a_reader_process_killed_mid_file_stops_the_import_and_a_rerun_finishes_it(
+    db: Database, tmp_path: Path
+) -> None:
+    """SIGKILL to the reader after the first batch: a clear error, the batch written
+    before it kept, no process left behind; running the import again finishes the file."""
+    from dispatch.subscribers import file_rows
+
+    count = file_rows.CHUNK * 3
+    path = write(tmp_path, "email\n" + "".join(f"k{i}@example.com\n" for i in range(count)))
+    killed: list[int] = []
+
+    def kill_reader(done: int, total: int) -> None:
+        if not killed:
+            (reader,) = readers()
+            assert reader.pid is not None
+            os.kill(reader.pid, signal.SIGKILL)
+            killed.append(reader.pid)
+
+    with pytest.raises(DispatchError, match=r"reader process stopped \(exit code -9\)") as caught:
+        import_subscribers(
+            db, path, LIST, read_ahead=True, batch_size=1000, on_progress=kill_reader
+        )
+    assert "run the import again" in str(caught.value)
+    assert readers() == []
+    kept = len(people(db))
+    assert 1000 <= kept < count
+    rerun = import_subscribers(db, path, LIST, read_ahead=True)
+    assert (rerun.already, rerun.subscribed) == (kept, count - kept)
+    assert len(people(db)) == count
+
+
+def test_a_reader_process_reports_a_bad_header_and_stops_with_a_store_fault(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dispatch.subscribers import csv_import
+
+    bad = write(tmp_path, "mail,name\nann@example.com,Ann\n", "bad.csv")
+    with pytest.raises(CsvRowError, match=r'bad.csv:1: bad header: no "email" column'):
+        import_subscribers(db, bad, LIST, read_ahead=True)
+    assert readers() == []
+
+    def locked(*args: Any, **kwargs: Any) -> None:
+        raise StoreError("database is locked")
+
+    monkeypatch.setattr(csv_import, "merge_batch", locked)
+    path = write(tmp_path, "email\n" + "".join(f"s{i}@example.com\n" for i in range(12000)))
+    with pytest.raises(StoreError, match="locked"):
+        import_subscribers(db, path, LIST, read_ahead=True)
+    assert readers() == []  # the reader, blocked on its full queue, was stopped
+    assert people(db) == {}
+
+
+def test_without_a_main_module_file_the_rows_are_read_in_process(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python - < script.py`: "spawn" could not start a reader there, so none is tried."""
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", str(tmp_path / "<stdin>"))
+    seen: list[str] = []
+    path = write(tmp_path, "email\nin@example.com\n")
+
+    def progress(done: int, total: int) -> None:
+        seen.extend(str(reader) for reader in readers())
+
+    summary = import_subscribers(db, path, LIST, read_ahead=True, on_progress=progress)
+    assert (summary.subscribed, seen) == (1, [])
+
+
+def test_odd_characters_survive_the_bulk_writes(db: Database, tmp_path: Path) -> None:
+    """What COPY's text format escapes (tab, newline, backslash, `\\N`) and non-ASCII, in
+    names, attributes and tags, stored exactly (PostgreSQL takes new rows by COPY)."""
+    with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["email", "name", "note", "tags"])
+        writer.writerow(
+            [
+                "odd@example.com",
+                'Tab\there back\\slash \\N "quoted" ünï 😀',
+                "line one\nline two\\N\ttab",
+                "\\n;ćafé",
+            ]
+        )
+    summary = import_subscribers(db, tmp_path / "in.csv", LIST)
+    assert summary.subscribed == 1
+    person = people(db)["odd@example.com"]
+    assert person["name"] == 'Tab here back\\slash \\N "quoted" ünï 😀'
+    assert person["attributes"] == {"note": "line one\nline two\\N\ttab"}
+    with db.session() as session:
+        (subscriber_id,) = session.scalars(select(Subscriber.id)).all()
+        assert tags_of(session, subscriber_id) == ["\\n", "ćafé"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from conftest import write_config
 from dispatch import config, jobs
@@ -38,7 +39,11 @@ from dispatch.store.models import (
     Suppression,
     WelcomeSend,
 )
-from dispatch.subscribers.membership import suppress_address
+from dispatch.store.types import utcnow
+from dispatch.subscribers.csv_import import import_subscribers
+from dispatch.subscribers.membership import add_subscriber, suppress_address
+from dispatch.subscribers.optin import confirm
+from dispatch.tokens import ListClaim
 from support.campaigns import FakeClock, add_article
 from support.scheduling import job_context, senders, settle
 
@@ -329,6 +334,62 @@ def test_old_subscribers_suppressed_and_unsubscribed_people_get_nothing(
     assert runs.got == {("new@example.com", "Welcome to Morning Briefing"): 1}
     with db.session() as session:
         assert session.get(Suppression, "gone@example.com") is not None
+
+
+def test_an_imported_audience_is_not_welcomed_but_who_confirms_by_link_is(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """`make run`'s samples, a Mailchimp audience moved over, a `--confirmed` file: none
+    of them is a new reader. A pending person from a file who confirms by their own link
+    is, and a single person an editor adds as confirmed is too."""
+    clock = FakeClock(utcnow())
+    add_article(db, "getting-started", title="Getting started", published_at=clock.now)
+    runs = Restarts(settings, clock)
+    try:
+        runs.welcome_job()  # the series is first seen now
+        plain = tmp_path / "people.csv"
+        plain.write_text("email,name\nmoved@example.com,Moved\n", encoding="utf-8")
+        import_subscribers(db, plain, LIST, confirmed=True)
+        pending = tmp_path / "pending.csv"
+        pending.write_text("email,name\nlater@example.com,Later\n", encoding="utf-8")
+        import_subscribers(db, pending, LIST)
+        export = tmp_path / "subscribed_members_export.csv"
+        stamp = clock.now.strftime("%Y-%m-%d %H:%M:%S")
+        export.write_text(
+            "Email Address,First Name,Last Name,OPTIN_TIME,CONFIRM_TIME\n"
+            f"chimp@example.com,Chimp,Reader,{stamp},{stamp}\n",
+            encoding="utf-8",
+        )
+        assert import_subscribers(db, export, LIST, source="mailchimp").subscribed == 1
+        with db.session() as session:
+            add_subscriber(session, LIST, "added@example.com", confirmed=True)
+            later = session.scalar(select(Subscriber.id).where(Subscriber.email == "later@example.com"))
+            assert confirm(session, ListClaim(later, LIST, key_of(session, later)), clock.now).mail
+            vias = dict(
+                session.execute(
+                    select(Subscriber.email, Subscription.confirmed_via).join(Subscription)
+                ).all()
+            )
+        assert vias == {
+            "moved@example.com": "import",
+            "chimp@example.com": "import",
+            "later@example.com": None,
+            "added@example.com": None,
+        }
+        clock.now += timedelta(days=8)
+        runs.welcome_job()
+    finally:
+        runs.stop()
+    assert {to for to, _ in runs.got} == {"Later <later@example.com>", "added@example.com"}
+    assert set(given(db)) == {
+        (email, key)
+        for email in ("later@example.com", "added@example.com")
+        for key in ("welcome", "day-3", "day-7")
+    }
+
+
+def key_of(session: Session, subscriber_id: int) -> str:
+    return session.get_one(Subscriber, subscriber_id).token_key
 
 
 def test_a_step_that_cannot_be_made_is_logged_and_the_others_go_on(

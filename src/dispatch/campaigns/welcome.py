@@ -16,7 +16,9 @@ Steps are known by their stable `key`: editing `after`, the template or the arti
 never re-sends a step. A step reaches only people whose time for it (confirmation +
 `after`) comes after the step was first seen (`welcome_steps`), less `GRACE`: adding a
 series, or a step in the middle of one, does not mail everyone who confirmed long ago.
-A step more than `MAX_LATE` overdue (no scheduler ran for a month) is not sent either; so
+People an import confirmed (`subscriptions.confirmed_via`) are not welcomed: an audience
+moved from another service has been welcomed there; one who confirms later by their own
+link is. A step more than `MAX_LATE` overdue (no scheduler ran for a month) is not sent either; so
 each run reads only the people confirmed in that window (`ix_subscriptions_list_confirmed_at`).
 """
 
@@ -94,6 +96,7 @@ def due(list_id: int, step: WelcomeStepSettings, first_seen: datetime, now: date
             Subscription.status == SubscriptionStatus.CONFIRMED,
             Subscription.confirmed_at <= now - step.delay,
             Subscription.confirmed_at >= max(first_seen - GRACE, now - MAX_LATE) - step.delay,
+            Subscription.confirmed_via.is_(None),  # not an audience an import brought
             ~given,
             ~suppressed,
         )

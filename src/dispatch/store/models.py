@@ -5,6 +5,7 @@ Campaigns, deliveries and events arrive with their own migrations.
 
 from __future__ import annotations
 
+import base64
 import enum
 import secrets
 import uuid
@@ -187,6 +188,13 @@ def new_token_key() -> str:
     return secrets.token_urlsafe(12)
 
 
+def new_token_keys(count: int) -> list[str]:
+    """`count` keys like `new_token_key`'s, from one read of the random source (an
+    import's batch): 12 bytes are exactly 16 base64 characters, so one encoding splits."""
+    text = base64.urlsafe_b64encode(secrets.token_bytes(12 * count)).decode("ascii")
+    return [text[start : start + 16] for start in range(0, 16 * count, 16)]
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
     # Ids are never handed out twice (SQLite would otherwise reuse the highest after a
@@ -258,6 +266,10 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "import" when a bulk import confirmed the subscription (the file said so, or
+    # `--confirmed`): the welcome series is for people who joined, not for a moved
+    # audience. NULL when the person confirmed (or joined a single opt-in list) themselves.
+    confirmed_via: Mapped[str | None] = mapped_column(String(16))
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last confirmation mail sent for it: at most one an hour (a sign-up flood).
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -21,7 +21,7 @@ from dispatch.store.models import (
     Subscription,
     SubscriptionStatus,
     Suppression,
-    new_token_key,
+    new_token_keys,
 )
 from dispatch.subscribers.driver_rows import DriverStatement, one_of
 
@@ -54,17 +54,20 @@ def write_people(
     people: list[Person],
     confirmed: bool,
     now: datetime,
+    via: str | None = None,
 ) -> None:
+    """Write the batch; subscriptions it confirms record `via` (`confirmed_via`)."""
     _insert_new(connection, [p for p in people if p.id is None and p.status is not None], now)
     _update_changed(connection, [p for p in people if p.dirty], now)
     joining = [p for p in people if p.new_subscription]
     for state in (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED):
         group = [p for p in joining if p.status is state]
         undated = [p for p in group if p.since is None and p.confirmed_at is None]
-        _subscribe(connection, list_id, undated, state is SubscriptionStatus.CONFIRMED, now)
+        confirmed_now = state is SubscriptionStatus.CONFIRMED
+        _subscribe(connection, list_id, undated, confirmed_now, now, via)
         dated = [p for p in group if p.since is not None or p.confirmed_at is not None]
-        _subscribe_dated(connection, list_id, dated, state, now)
-    _confirm(connection, list_id, [p for p in people if p.upgraded], now)
+        _subscribe_dated(connection, list_id, dated, state, now, via)
+    _confirm(connection, list_id, [p for p in people if p.upgraded], now, via)
 
 
 def write_suppressions(connection: Connection, reasons: dict[str, str], now: datetime) -> None:
@@ -104,7 +107,11 @@ def _insert_new(connection: Connection, fresh: list[Person], now: datetime) -> N
     columns = ["email", "name", "attributes", "created_at", "updated_at", "token_key"]
     statement = DriverStatement(connection, SUBSCRIBERS, columns)
     stamp = statement.convert(3, now)
-    rows = [(p.email, p.name, p.attributes, stamp, stamp, new_token_key()) for p in fresh]
+    keys = new_token_keys(len(fresh))
+    rows = [
+        (p.email, p.name, p.attributes, stamp, stamp, key)
+        for p, key in zip(fresh, keys, strict=True)
+    ]
     statement.run(rows, converted=(3, 4))
     emails = [p.email for p in fresh]
     found = connection.execute(
@@ -127,21 +134,37 @@ def _update_changed(connection: Connection, changed: list[Person], now: datetime
     statement.run([(p.name, p.attributes, stamp, p.id) for p in changed], converted=(2,))
 
 
+SUBSCRIPTION_COLUMNS = [
+    "subscriber_id",
+    "list_id",
+    "status",
+    "created_at",
+    "updated_at",
+    "confirmed_at",
+    "confirmed_via",
+]
+
+
 def _subscribe(
-    connection: Connection, list_id: int, people: list[Person], confirmed: bool, now: datetime
+    connection: Connection,
+    list_id: int,
+    people: list[Person],
+    confirmed: bool,
+    now: datetime,
+    via: str | None,
 ) -> None:
     if not people:
         return
-    columns = ["subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at"]
-    statement = DriverStatement(connection, SUBSCRIPTIONS, columns)
+    statement = DriverStatement(connection, SUBSCRIPTIONS, SUBSCRIPTION_COLUMNS)
     status = SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING
     shared = (
         statement.convert(2, status),
         stamp := statement.convert(3, now),
         stamp,
         stamp if confirmed else None,
+        via if confirmed else None,
     )
-    statement.run([(p.id, list_id, *shared) for p in people], converted=(2, 3, 4, 5))
+    statement.run([(p.id, list_id, *shared) for p in people], converted=(2, 3, 4, 5, 6))
 
 
 def _subscribe_dated(
@@ -150,29 +173,40 @@ def _subscribe_dated(
     people: list[Person],
     state: SubscriptionStatus,
     now: datetime,
+    via: str | None,
 ) -> None:
     """New subscriptions with the dates another service recorded (per-row stamps)."""
     if not people:
         return
-    columns = ["subscriber_id", "list_id", "status", "created_at", "updated_at", "confirmed_at"]
-    statement = DriverStatement(connection, SUBSCRIPTIONS, columns)
+    statement = DriverStatement(connection, SUBSCRIPTIONS, SUBSCRIPTION_COLUMNS)
     confirmed = state is SubscriptionStatus.CONFIRMED
     status, stamp = statement.convert(2, state), statement.convert(4, now)
+    marked = via if confirmed else None
+    seen: dict[datetime, Any] = {}  # an export's two dates are mostly the same instant
+
+    def converted(value: datetime) -> Any:
+        if value not in seen:
+            seen[value] = statement.convert(3, value)
+        return seen[value]
+
     rows = [
         (
             p.id,
             list_id,
             status,
-            p.since or p.confirmed_at or now,
+            converted(p.since or p.confirmed_at or now),
             stamp,
-            (p.confirmed_at or p.since or now) if confirmed else None,
+            converted(p.confirmed_at or p.since or now) if confirmed else None,
+            marked,
         )
         for p in people
     ]
-    statement.run(rows, converted=(2, 4))
+    statement.run(rows, converted=(2, 3, 4, 5, 6))
 
 
-def _confirm(connection: Connection, list_id: int, people: list[Person], now: datetime) -> None:
+def _confirm(
+    connection: Connection, list_id: int, people: list[Person], now: datetime, via: str | None
+) -> None:
     if not people:
         return
     statement = (
@@ -180,6 +214,11 @@ def _confirm(connection: Connection, list_id: int, people: list[Person], now: da
         .where(SUBSCRIPTIONS.c.subscriber_id == bindparam("person"))
         .where(SUBSCRIPTIONS.c.list_id == list_id)
         .where(SUBSCRIPTIONS.c.status == SubscriptionStatus.PENDING)
-        .values(status=SubscriptionStatus.CONFIRMED, confirmed_at=now, updated_at=now)
+        .values(
+            status=SubscriptionStatus.CONFIRMED,
+            confirmed_at=now,
+            confirmed_via=via,
+            updated_at=now,
+        )
     )
     connection.execute(statement, [{"person": p.id} for p in people])

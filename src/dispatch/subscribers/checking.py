@@ -1,18 +1,13 @@
-"""Turning CSV records into valid rows or rejects; addresses checked in worker processes.
+"""Turning CSV records into valid rows or rejects.
 
-Checking an address with email-validator costs ~25-600 µs; plain ASCII addresses now
-take a fast path (the domain checked once), so by default addresses are checked in this
-process. On request (`workers`) they go in chunks to a process pool while this process
-writes earlier batches to the store.
-Chunks come back in file order and only a few are in flight, so memory stays flat.
+Checking an address with email-validator costs ~25-600 µs; plain ASCII addresses take a
+fast path (the domain checked once). A big file is checked in a reader process ahead of
+the writer (`file_rows`), not here.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 
 from dispatch.errors import InvalidAddress, TagError
@@ -24,42 +19,20 @@ from dispatch.subscribers.rejects import Reject
 from dispatch.subscribers.tags import split_tags
 
 STATUSES = {"", "pending", "confirmed", "unsubscribed"}
-CHUNK = 2000  # records per task sent to a worker
-IN_FLIGHT = 3  # tasks per worker queued ahead
+CHUNK = 2000  # records whose addresses are checked together
 
 Checked = tuple[str, str]  # (normalised address, "") or ("", why it is not one)
 
 
-def default_workers(size_bytes: int) -> int:
-    """No pool by default: since plain addresses take `addresses`' cached-domain fast path
-    (about 10 µs), handing chunks to another process costs about what it saves (measured
-    on 150,000 rows: 19 s in-process, 22 s with one worker). Pass `workers` to use one."""
-    return 0
-
-
-def checked(records: Iterable[Record], header: Header, workers: int) -> Iterator[Incoming | Reject]:
+def checked(records: Iterable[Record], header: Header) -> Iterator[Incoming | Reject]:
     """Every record, checked, in file order."""
     records = iter(records)
-    chunks = iter(lambda: list(islice(records, CHUNK)), [])
-    if workers <= 0:
-        for chunk in chunks:
-            yield from _combine(chunk, check_addresses(_addresses(chunk, header)), header)
-        return
-    context = multiprocessing.get_context(_start_method())
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[tuple[list[Record], Future[list[Checked]]]] = deque()
-        for chunk in chunks:
-            pending.append((chunk, pool.submit(check_addresses, _addresses(chunk, header))))
-            if len(pending) >= workers * IN_FLIGHT:
-                done, future = pending.popleft()
-                yield from _combine(done, future.result(), header)
-        while pending:
-            done, future = pending.popleft()
-            yield from _combine(done, future.result(), header)
+    for chunk in iter(lambda: list(islice(records, CHUNK)), []):
+        yield from _combine(chunk, check_addresses(_addresses(chunk, header)), header)
 
 
 def check_addresses(raw: list[str]) -> list[Checked]:
-    """What `normalise_address` makes of each string (runs in a worker)."""
+    """What `normalise_address` makes of each string."""
     results: list[Checked] = []
     for text in raw:
         try:
@@ -67,14 +40,6 @@ def check_addresses(raw: list[str]) -> list[Checked]:
         except InvalidAddress as exc:
             results.append(("", str(exc)))
     return results
-
-
-def _start_method() -> str:
-    """Fork where there is fork: workers start at once and need not re-import __main__.
-
-    They only run `check_addresses`; they never touch the parent's database connections.
-    """
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def _addresses(chunk: list[Record], header: Header) -> list[str]:

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from dispatch.errors import CsvRowError
 from dispatch.subscribers.csv_format import CsvFormat
-from dispatch.subscribers.csv_safe import restore
+from dispatch.subscribers.csv_safe import QUOTE, restore
 from dispatch.subscribers.import_caps import ATTRIBUTES_MAX, COLUMNS_MAX
 
 UTF8 = CsvFormat("utf-8", ",")
@@ -133,7 +133,8 @@ def read_records(stream: Iterable[bytes], form: CsvFormat = UTF8) -> Iterator[Re
         first, last = last + 1, reader.line_num
         problem = lines.problem(first, last)
         if fields or problem:  # cells as they were before an export neutralised them
-            yield Record(first, [restore(field) for field in fields], problem)
+            cells = [field if field[:1] != QUOTE else restore(field) for field in fields]
+            yield Record(first, cells, problem)
 
 
 def parse_header(record: Record | None, path: Path) -> Header:

@@ -1,4 +1,5 @@
-"""Many rows in one statement straight through the database driver (`cursor.executemany`).
+"""Many rows in one statement straight through the database driver (`cursor.executemany`,
+or COPY for new rows on PostgreSQL).
 
 SQLAlchemy's executemany builds a parameter dictionary and runs every type processor
 for every row: for a 2,000-row batch that cost more than the database's own work
@@ -41,12 +42,15 @@ class DriverStatement:
         self._processors: list[Processor] = [
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         ]
+        self._copy = ""  # PostgreSQL takes new rows by COPY: several times an executemany's pace
         if where:
             sets = ", ".join(f"{name} = {mark}" for name in columns)
             self.sql = f"UPDATE {table.name} SET {sets} WHERE {where} = {mark}"
         else:
             marks = ", ".join(mark for _ in columns)
             self.sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+            if dialect.name == "postgresql":
+                self._copy = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
 
     def convert(self, index: int, value: Any) -> Any:
         """`value` as the driver takes it for column `index` (for values shared by rows)."""
@@ -62,6 +66,11 @@ class DriverStatement:
         ]
         if todo:
             rows = [_processed(row, todo) for row in rows]
+        if self._copy:  # in the connection's transaction, like the statement it replaces
+            with self._connection.connection.cursor() as cursor, cursor.copy(self._copy) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         self._connection.exec_driver_sql(self.sql, rows)  # type: ignore[arg-type]
 
 

@@ -88,7 +88,6 @@ def run_import(database: Database, job_id: int, upload: Upload) -> None:
             confirmed=upload.confirmed,
             rejects_path=upload.path.with_name("rejects.csv"),
             on_reject=rejected,
-            workers=0,
             source=upload.source,
             on_progress=progress,
             summary=summary,

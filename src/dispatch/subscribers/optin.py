@@ -404,8 +404,8 @@ def _set_status(
     if only_from is not None:
         where.append(Subscription.status == only_from)
     values: dict[str, Any] = {"status": status, "updated_at": now}
-    if status is CONFIRMED:
-        values["confirmed_at"] = now
+    if status is CONFIRMED:  # by the person themselves: no longer "confirmed by an import"
+        values["confirmed_at"], values["confirmed_via"] = now, None
     elif status is UNSUBSCRIBED:
         values["unsubscribed_at"] = now
     result = session.execute(

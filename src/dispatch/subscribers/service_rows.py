@@ -4,8 +4,7 @@ Names are joined from first and last where the service splits them; tags are rea
 the service writes them (Mailchimp: `"Tag A","Tag B"`; Ghost: `a,b`; a JSON list);
 dates are parsed with python-dateutil (ISO 8601 or Mailchimp's `2018-02-12 10:54:27`,
 taken as UTC when they carry no zone); a JSON object column (listmonk `attributes`,
-Buttondown `metadata`) adds its keys to the attributes. Tags are kept in the
-attributes under "tags" (a list) until subscribers have tags of their own.
+Buttondown `metadata`) adds its keys to the attributes. Tags become the subscriber's tags.
 """
 
 from __future__ import annotations

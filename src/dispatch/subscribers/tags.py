@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from sqlalchemy import Connection, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from dispatch.errors import TagError
-from dispatch.store.models import Subscriber, SubscriberTag
+from dispatch.store.models import SubscriberTag
+from dispatch.subscribers.driver_rows import DriverStatement
 
 Store = Session | Connection  # the ORM session, or a bulk import's connection
 
@@ -27,6 +29,7 @@ SEPARATORS = re.compile(r"[;,]")
 CHUNK = 500
 
 
+@lru_cache(maxsize=4096)  # an import meets the same few tags on most of its rows
 def normalise_tag(raw: str) -> str:
     tag = " ".join(raw.split()).lower()
     if not tag:
@@ -79,22 +82,6 @@ def set_tags(session: Session, subscriber_id: int, tags: Iterable[str]) -> list[
     return sorted(clean)
 
 
-def tag_by_email(session: Store, tags: Mapping[str, Iterable[str]]) -> int:
-    """Add tags to the stored subscribers with these (stored-form) addresses; addresses
-    with no subscriber are passed over. Returns how many tag rows were added."""
-    emails = sorted(tags)
-    by_id: dict[int, list[str]] = {}
-    for start in range(0, len(emails), CHUNK):
-        rows = session.execute(
-            select(Subscriber.id, Subscriber.email).where(
-                Subscriber.email.in_(emails[start : start + CHUNK])
-            )
-        )
-        for person, email in rows:
-            by_id.setdefault(person, []).extend(tags[email])
-    return apply_tags(session, by_id)
-
-
 def apply_tags(session: Store, tags: Mapping[int, Iterable[str]], *, replace: bool = False) -> int:
     """Give each subscriber id its tags (already normalised or not): added to what they
     carry, or instead of it with `replace`. Returns how many rows were added."""
@@ -117,6 +104,18 @@ def apply_tags(session: Store, tags: Mapping[int, Iterable[str]], *, replace: bo
             session.execute(insert(SubscriberTag), fresh)
             added += len(fresh)
     return added
+
+
+def tag_new_people(connection: Connection, tags: Mapping[int, Iterable[str]]) -> int:
+    """Tags (normalised) for people created in this transaction, who carry none yet: one
+    executemany straight through the driver, no look-up. Returns how many rows."""
+    wanted = {person: sorted(set(items)) for person, items in tags.items()}
+    for person, items in wanted.items():
+        if len(items) > TAGS_MAX:
+            raise TagError(f"subscriber {person} would carry {len(items)} tags; at most {TAGS_MAX}")
+    rows = [(person, tag) for person, items in wanted.items() for tag in items]
+    DriverStatement(connection, SubscriberTag.__table__, ["subscriber_id", "tag"]).run(rows)
+    return len(rows)
 
 
 def _current(session: Store, chunk: list[int]) -> dict[int, set[str]]:
