@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 
 from dispatch.auth.editors import set_active
@@ -55,6 +56,13 @@ def link_in(message: EmailMessage) -> str:
     return found.group(1)
 
 
+def post_forgot(client: TestClient, address: str) -> Response:
+    """Ask for a reset link as a browser does: load the form, post it with its token."""
+    found = re.search(r'name="csrf_token" value="(\w+)"', client.get("/admin/forgot").text)
+    assert found, "no CSRF field on the forgot-password form"
+    return client.post("/admin/forgot", data={"email": address, "csrf_token": found.group(1)})
+
+
 def logs_in(client: TestClient, address: str, password: str) -> bool:
     response = post_login(client, address, password)
     client.cookies.clear()
@@ -68,7 +76,7 @@ def test_forgot_answers_the_same_for_every_address_and_mails_only_real_editors(
     with db.session() as session:
         set_active(session, "ada@example.com", False)
     answers = [
-        client.post("/admin/forgot", data={"email": address})
+        post_forgot(client, address)
         for address in (EDITOR.upper(), "nobody@example.com", ADMIN, "not an address", "")
     ]
     assert {r.status_code for r in answers} == {200}
@@ -81,12 +89,25 @@ def test_forgot_answers_the_same_for_every_address_and_mails_only_real_editors(
     assert sent[0].get_content_type() == "multipart/alternative"
 
 
+def test_forgot_without_the_forms_token_is_refused_and_mails_nothing(
+    client: TestClient, settings: Settings
+) -> None:
+    """A foreign page posting the form in a visitor's browser has no token (and its
+    cookie is SameSite=Strict): 403, the form again, no mail."""
+    refused = client.post("/admin/forgot", data={"email": EDITOR})
+    assert refused.status_code == 403 and "expired or came from another page" in refused.text
+    forged = client.post("/admin/forgot", data={"email": EDITOR, "csrf_token": "0" * 64})
+    assert forged.status_code == 403
+    assert mails(settings) == []
+    assert post_forgot(client, EDITOR).status_code == 200 and len(mails(settings)) == 1
+
+
 def test_a_reset_link_sets_the_password_once_and_ends_sessions(
     client: TestClient, settings: Settings, db: Database
 ) -> None:
     with db.session() as session:
         version = session.scalar(select(Editor.session_version).where(Editor.email == EDITOR))
-    client.post("/admin/forgot", data={"email": EDITOR})
+    post_forgot(client, EDITOR)
     path = link_in(mails(settings)[-1])
     page = client.get(path)
     assert page.status_code == 200 and EDITOR in page.text and 'name="password"' in page.text
@@ -110,7 +131,7 @@ def test_a_reset_link_sets_the_password_once_and_ends_sessions(
 def test_a_reset_link_expires_and_a_forged_one_is_refused(
     client: TestClient, settings: Settings
 ) -> None:
-    client.post("/admin/forgot", data={"email": EDITOR})
+    post_forgot(client, EDITOR)
     path = link_in(mails(settings)[-1])
     forged = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
     assert "not valid" in client.get(forged).text
@@ -124,7 +145,7 @@ def test_a_reset_link_expires_and_a_forged_one_is_refused(
 def test_reset_mails_are_throttled_per_address_without_saying_so(
     client: TestClient, settings: Settings
 ) -> None:
-    answers = {client.post("/admin/forgot", data={"email": EDITOR}).status_code for _ in range(5)}
+    answers = {post_forgot(client, EDITOR).status_code for _ in range(5)}
     assert answers == {200} and len(mails(settings)) == 3
 
 

@@ -32,6 +32,8 @@ from dispatch.subscribers.membership import suppress_address
 from dispatch.web import create_app
 from support.auth import Sleeps, add_editor, auth_app, post_login
 from support.live_server import free_port, live_server
+from test_admin_account_links import mails as account_mails
+from test_admin_account_links import post_forgot
 
 LIST = "morning-briefing"
 REDIS = "redis://127.0.0.1:6379/4"  # its own database: test_executor_submit flushes db 3
@@ -106,6 +108,16 @@ def test_two_web_processes_share_the_sign_up_and_login_limits(
         assert post_login(a, editor).status_code == 429
     with TestClient(apps[1], client=("192.0.2.99", 5), follow_redirects=False) as home:
         assert post_login(home, editor).status_code == 303  # never a lock of the account
+
+    # "Forgot password?" mails: 3 an hour per address, counted across both processes.
+    with (
+        TestClient(apps[0], client=(ip, 6)) as a,
+        TestClient(apps[1], client=(ip, 7)) as b,
+    ):
+        answers = [post_forgot((a, b)[i % 2], editor.upper()).status_code for i in range(5)]
+    assert answers == [200] * 5
+    resets = [m for m in account_mails(settings) if m["Subject"] == "Reset your password"]
+    assert [m["To"] for m in resets] == [editor] * 3
 
 
 def test_the_login_limits_use_the_configured_storage(

@@ -4,6 +4,8 @@ confirmation mail that does not claim a subscription; used links that say so."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,44 @@ def test_a_failed_confirmation_gives_back_every_lists_claim(
     subscribe(client, "cy@example.com", MORNING, WEEKLY)
     (confirmation,) = mails(settings)
     assert "Morning Briefing and Weekly Review" in str(confirmation["Subject"])
+
+
+def test_a_welcome_for_several_lists_refused_by_the_provider_is_sent_later_by_the_engine(
+    client: TestClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one welcome naming both lists fails at confirmation (the backend raises): it
+    is not recorded as given but left to each list's welcome step in the engine's
+    ledger, which the scheduler's run-due sends once the provider is back."""
+    from datetime import timedelta
+
+    from dispatch import jobs
+    from dispatch.delivery import outbox
+    from dispatch.jobs import Run
+    from support.scheduling import job_context, senders, settle
+
+    subscribe(client, "dee@example.com", MORNING, WEEKLY)
+    (confirmation,) = mails(settings)
+    real = outbox.OutboxSender.deliver
+
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outbox.OutboxSender, "deliver", refuse)
+    assert "You are subscribed" in client.post(path(link(confirmation, "confirm"))).text
+    monkeypatch.setattr(outbox.OutboxSender, "deliver", real)
+    assert len(mails(settings)) == 1  # no welcome yet
+    clock = FakeClock()
+    clock.now += timedelta(hours=1)
+    welcomes: list[str] = []
+    for _ in range(2):  # the second run finds nothing more to send
+        context = job_context(db, settings, clock)
+        try:
+            jobs.run_due_campaigns(run=Run(context, clock()))
+            jobs.send_welcome(run=Run(context, clock()))
+            settle(context)
+        finally:
+            context.executor.close()
+        for sender in senders(context).made:
+            for sent in sender.sent:
+                welcomes.append(str(message_from_bytes(sent.data, policy=default)["Subject"]))
+    assert sorted(welcomes) == ["Welcome to Morning Briefing", "Welcome to Weekly Review"]

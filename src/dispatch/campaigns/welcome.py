@@ -28,7 +28,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, literal, select
+from sqlalchemy import delete, exists, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -248,17 +248,20 @@ def _step_batches(
 
 def cover_built_in_welcome(
     db: Database, settings: Settings, list_slugs: Sequence[str], subscriber_id: int, now: datetime
-) -> None:
+) -> list[int]:
     """Several lists chosen at one sign-up get ONE built-in welcome: for those of
     `list_slugs` without a series of their own, record the built-in step as given (by
-    the welcome the first list sends). Lists with configured steps keep them."""
+    the welcome the first list sends). Lists with configured steps keep them. Returns
+    the ids of the lists this call recorded: none when another request already did (a
+    confirmation link opened twice at once), and then this one sends nothing."""
     plain = [item.slug for item in settings.lists if item.slug in list_slugs and not item.welcome]
+    recorded: list[int] = []
     if not plain:
-        return
+        return recorded
     with db.session() as session:
         module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         for list_id in session.scalars(select(MailingList.id).where(MailingList.slug.in_(plain))):
-            session.execute(
+            done = session.execute(
                 module.insert(WelcomeSend)
                 .values(
                     list_id=list_id,
@@ -269,3 +272,24 @@ def cover_built_in_welcome(
                 )
                 .on_conflict_do_nothing(index_elements=["list_id", "subscriber_id", "step_key"])
             )
+            if done.rowcount:  # type: ignore[attr-defined]
+                recorded.append(list_id)
+    return recorded
+
+
+def uncover_built_in_welcome(
+    db: Database, list_ids: Sequence[int], subscriber_id: int, now: datetime
+) -> None:
+    """Take back what `cover_built_in_welcome` recorded when its one mail was not sent
+    (the provider refused or was down): the welcome job then sends each list's built-in
+    welcome through the engine, which retries, instead of nobody ever sending one."""
+    with db.session() as session:
+        session.execute(
+            delete(WelcomeSend).where(
+                WelcomeSend.list_id.in_(list_ids),
+                WelcomeSend.subscriber_id == subscriber_id,
+                WelcomeSend.step_key == DEFAULT_WELCOME[0].key,
+                WelcomeSend.campaign_id.is_(None),
+                WelcomeSend.created_at == now,
+            )
+        )

@@ -170,7 +170,7 @@ class Mailer:
         down) stays in the ledger for the scheduler's run-due."""
         from dispatch.campaigns.engine import Engine, EngineOptions, Next
         from dispatch.campaigns.envelopes import RecipientLinks
-        from dispatch.campaigns.welcome import cover_built_in_welcome, run_series
+        from dispatch.campaigns.welcome import run_series
 
         now, slugs = self.clock(), mail.list_slugs
         plain = [s for s in slugs if not self.settings.list(s).welcome]  # the built-in welcome
@@ -179,16 +179,7 @@ class Mailer:
             if len(plain) > 1:
                 # Several lists chosen at one sign-up get ONE built-in welcome naming them
                 # all: recorded as their welcome step, then sent like the confirmation.
-                cover_built_in_welcome(database, self.settings, plain, mail.subscriber_id, now)
-                ids_of = dict(zip(mail.list_slugs, mail.list_ids, strict=True))
-                first, *more = plain
-                one = replace(
-                    mail,
-                    list_slug=first,
-                    list_id=ids_of[first],
-                    more=tuple((slug, ids_of[slug]) for slug in more),
-                )
-                sent += self.send(one).accepted
+                sent += self._one_welcome(database, mail, plain, now)
             ids: list[int] = []
             for slug in slugs:  # series of their own, and a single list's built-in welcome
                 ids += run_series(
@@ -221,6 +212,33 @@ class Mailer:
             if self.sender is None:
                 sender.close()
         return sent
+
+    def _one_welcome(
+        self, database: Database, mail: Mail, plain: Sequence[str], now: datetime
+    ) -> int:
+        """The one built-in welcome for several lists; 1 if it was accepted. Not sent
+        (a refusal, the provider down): the record is taken back, so the welcome job
+        sends each list's welcome later. A mailbox that does not exist is suppressed."""
+        from dispatch.campaigns.welcome import cover_built_in_welcome, uncover_built_in_welcome
+
+        covered = cover_built_in_welcome(database, self.settings, plain, mail.subscriber_id, now)
+        if not covered:
+            return 0  # another request recorded (and sends) it
+        ids_of = dict(zip(mail.list_slugs, mail.list_ids, strict=True))
+        first, *more = plain
+        one = replace(
+            mail,
+            list_slug=first,
+            list_id=ids_of[first],
+            more=tuple((slug, ids_of[slug]) for slug in more),
+        )
+        attempt = self.send(one)
+        if attempt.bad_address:
+            with database.session() as session:
+                suppress_address(session, mail.email, reason="bounce")
+        elif not attempt.accepted:
+            uncover_built_in_welcome(database, covered, mail.subscriber_id, now)
+        return int(attempt.accepted)
 
     def send(self, mail: Mail) -> Attempt:
         """Hand one mail to the sender; a refusal is logged with its reason, not raised."""

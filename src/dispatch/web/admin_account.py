@@ -3,7 +3,9 @@
 - `GET|POST /admin/forgot`: the answer is the same page whatever the address (known,
   unknown, disabled, malformed, throttled), and the mail goes out after the answer, so
   neither the text nor the time tells whether an account exists. At most
-  `RESETS_PER_HOUR` mails per address.
+  `RESETS_PER_HOUR` mails per address (in `delivery.limiter_storage`: shared by every
+  web process with Redis). The form carries the login form's CSRF token: a foreign
+  page cannot make a visitor's browser ask for mail.
 - `GET|POST /admin/reset/{token}`, `GET|POST /admin/invite/{token}`: set a password with a
   link from such a mail (`auth.account_links`: signed, expiring, single use). The
   password is set with `auth.editors.set_password`, which also ends the editor's sessions.
@@ -19,7 +21,6 @@ from datetime import timedelta
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
 from fastapi.responses import Response
 from limits import parse
-from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,13 +32,16 @@ from dispatch.auth.editors import create_editor, login_key, parse_role, set_pass
 from dispatch.auth.services import auth_services
 from dispatch.config import Settings
 from dispatch.errors import AccountError, InvalidAddress, TokenError, TokenExpired
+from dispatch.limits_store import app_limits_storage
 from dispatch.store.models import Editor
 from dispatch.web.admin.common import field, see_other
+from dispatch.web.admin_auth import anonymous_form, anonymous_form_valid
 from dispatch.web.admin_render import render_admin
 from dispatch.web.store import in_store
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 RESETS_PER_HOUR = parse("3/hour")
+STALE = "The form had expired or came from another page. Please send it again."
 TITLES = {"reset": "Choose a new password", "invite": "Choose your password"}
 
 
@@ -56,21 +60,26 @@ def links(request: Request) -> AccountLinks:
 
 
 def _limiter(request: Request) -> MovingWindowRateLimiter:
+    """Reset mails per address, counted where sign-ups and logins are
+    (`delivery.limiter_storage`): with Redis, across every web process."""
     state = request.app.state
     found = getattr(state, "reset_limiter", None)
     if found is None:
-        found = state.reset_limiter = MovingWindowRateLimiter(MemoryStorage())
+        found = state.reset_limiter = MovingWindowRateLimiter(app_limits_storage(state))
     return found  # type: ignore[no-any-return]
 
 
 @router.get("/forgot")
 async def forgot_page(request: Request) -> Response:
-    return render_admin(request, "forgot", editor=None, sent=False, email="")
+    return anonymous_form(request, "forgot", 200, sent=False, email="")
 
 
 @router.post("/forgot")
 async def forgot(request: Request, background: BackgroundTasks) -> Response:
-    email = field(await request.form(), "email")[:320]
+    form = await request.form()
+    email = field(form, "email")[:320]
+    if not anonymous_form_valid(request, form):
+        return anonymous_form(request, "forgot", 403, sent=False, email=email, error=STALE)
     key = login_key(email)
     if key and _limiter(request).hit(RESETS_PER_HOUR, "reset", key):
         found = await in_store(request, _reset_token, links(request), key)

@@ -73,6 +73,13 @@ async def login_page(request: Request, next: str = HOME) -> Response:
 
 def login_form(request: Request, status: int, **context: object) -> Response:
     """The login page with its CSRF token (and the cookie it is bound to, when new)."""
+    return anonymous_form(request, "login", status, **context)
+
+
+def anonymous_form(request: Request, page: str, status: int, **context: object) -> Response:
+    """An admin page whose form is posted by someone not logged in (log in, forgot
+    password), with a CSRF token bound to a random cookie (set when new): a foreign
+    page cannot post it in the visitor's name."""
     services = auth_services(request)
     cookie = login_cookie(services.sessions.secure)
     nonce = request.cookies.get(cookie) or ""
@@ -80,7 +87,7 @@ def login_form(request: Request, status: int, **context: object) -> Response:
     if fresh:
         nonce = secrets.token_urlsafe(NONCE_BYTES)
     token = services.csrf.login_token(nonce)
-    response = render_admin(request, "login", status, editor=None, login_csrf=token, **context)
+    response = render_admin(request, page, status, editor=None, login_csrf=token, **context)
     if fresh:
         response.set_cookie(
             cookie,
@@ -94,14 +101,20 @@ def login_form(request: Request, status: int, **context: object) -> Response:
     return response
 
 
+def anonymous_form_valid(request: Request, form: object) -> bool:
+    """Whether a posted `anonymous_form` carries the token of this browser's cookie."""
+    services = auth_services(request)
+    nonce = request.cookies.get(login_cookie(services.sessions.secure))
+    return services.csrf.login_valid(nonce, _text(form.get(FIELD)))  # type: ignore[attr-defined]
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await request.form()
     email, password = _text(form.get("email")), _text(form.get("password"))
     target = safe_next(form.get("next"))
     services = auth_services(request)
-    nonce = request.cookies.get(login_cookie(services.sessions.secure))
-    if not services.csrf.login_valid(nonce, _text(form.get(FIELD))):
+    if not anonymous_form_valid(request, form):
         return login_form(request, 403, next=target, email=email, error=STALE_FORM)
     ip = request.client.host if request.client else "unknown"
     outcome = await in_store(request, services.authenticator.attempt, email, password, ip)
