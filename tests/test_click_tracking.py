@@ -281,3 +281,59 @@ def test_rewriting_keeps_personal_links_punctuation_and_caps_the_links() -> None
     many = {**snapshot, "html": "".join(f'<a href="https://x.org/{n}">n</a>' for n in range(600))}
     capped, urls = track_links(many, "https://site", lambda n: f"https://site/r/T{n}", False)
     assert len(urls) == MAX_LINKS and 'href="https://x.org/599"' in capped["html"]
+
+
+def test_a_locked_store_costs_the_count_never_the_redirect(
+    tmp_path: Path, database_url: str, db: Database
+) -> None:
+    """The store's lock held by another connection (SQLite: the write lock; PostgreSQL: the
+    link's row) past busy_timeout_ms (300 ms here): the reader still gets the 302, the
+    click is logged and counted as not counted; once the lock is gone, clicks count."""
+    postgres = db.engine.dialect.name == "postgresql"
+    short = TRACKING | {r"^busy_timeout_ms = .*$": "busy_timeout_ms = 300"}
+    settings = config.load(write_config(tmp_path, database_url, short))
+    campaign_id, mails = sent_campaign(db, settings)
+    link = tracked(html_links(mails[0]), settings)[0]
+    with db.session() as session:
+        link_id, url = session.execute(
+            select(CampaignLink.id, CampaignLink.url).where(CampaignLink.campaign_id == campaign_id)
+        ).first()  # type: ignore[misc]
+    holder = db.engine.connect()
+    try:
+        if postgres:
+            holder.execute(
+                select(CampaignLink.id).where(CampaignLink.id == link_id).with_for_update()
+            )
+        else:
+            holder.exec_driver_sql("BEGIN IMMEDIATE")
+        app = create_app(settings, db)
+        with TestClient(app, follow_redirects=False) as client:
+            answer = client.get(path(link))
+            assert answer.status_code == 302 and answer.headers["location"] == url
+        assert app.state.metrics.clicks_not_counted._value.get() == 1
+    finally:
+        holder.rollback()
+        holder.close()
+    with TestClient(create_app(settings, db), follow_redirects=False) as client:
+        assert client.get(path(link)).status_code == 302
+    with db.session() as session:
+        assert session.get_one(CampaignLink, link_id).clicks == 1  # the second click only
+
+
+def test_a_store_that_cannot_be_read_answers_503_not_500(
+    web: TestClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from dispatch.web import clicks
+
+    _, mails = sent_campaign(db, settings)
+    link = tracked(html_links(mails[0]), settings)[0]
+
+    def gone(*args: object) -> None:
+        raise OperationalError("SELECT …", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(clicks, "find_link", gone)
+    answer = web.get(path(link))
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert "try the link again" in answer.text and "location" not in answer.headers

@@ -48,6 +48,11 @@ class Metrics:
         self.upstream_polls = Counter(
             "dispatch_upstream_polls", "Rounds of upstream feed polling.", ["result"], registry=r
         )
+        self.clicks_not_counted = Counter(
+            "dispatch_clicks_not_counted",
+            "Tracked-link clicks redirected but not counted (the store was busy or down).",
+            registry=r,
+        )
         self.scheduler_lag = Histogram(
             "dispatch_scheduler_lag_seconds",
             "How late a scheduled job started after its scheduled time.",

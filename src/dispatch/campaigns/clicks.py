@@ -9,6 +9,7 @@ for the campaign's list) adds one `link_clicks` row per person and link, the fir
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -22,8 +23,15 @@ from dispatch.subscribers.optin import current_id
 from dispatch.tokens import ClickClaim
 
 
-def follow(session: Session, settings: Settings, claim: ClickClaim, now: datetime) -> str | None:
-    """Count the click; the URL to redirect to, or None when the token names no link."""
+@dataclass(frozen=True)
+class Link:
+    id: int
+    url: str
+    list_slug: str
+
+
+def find_link(session: Session, claim: ClickClaim) -> Link | None:
+    """The link a click token names (a read: it waits for no writer), or None."""
     found = session.execute(
         select(CampaignLink.id, CampaignLink.url, MailingList.slug)
         .join(Campaign, Campaign.id == CampaignLink.campaign_id)
@@ -33,15 +41,30 @@ def follow(session: Session, settings: Settings, claim: ClickClaim, now: datetim
     ).first()
     if found is None or urlsplit(found.url).scheme not in ("http", "https"):
         return None
+    return Link(found.id, str(found.url), found.slug)
+
+
+def count_click(
+    session: Session, settings: Settings, claim: ClickClaim, link: Link, now: datetime
+) -> None:
+    """One more click on `link`; the reader's first one when per-person tracking is on."""
     session.execute(
         update(CampaignLink)
-        .where(CampaignLink.id == found.id)
+        .where(CampaignLink.id == link.id)
         .values(clicks=CampaignLink.clicks + 1)
         .execution_options(synchronize_session=False)
     )
-    if claim.subscriber_id is not None and _per_person(settings, found.slug):
-        _first_click(session, found.id, current_id(session, claim.subscriber_id), now)
-    return str(found.url)
+    if claim.subscriber_id is not None and _per_person(settings, link.list_slug):
+        _first_click(session, link.id, current_id(session, claim.subscriber_id), now)
+
+
+def follow(session: Session, settings: Settings, claim: ClickClaim, now: datetime) -> str | None:
+    """Count the click; the URL to redirect to, or None when the token names no link."""
+    link = find_link(session, claim)
+    if link is None:
+        return None
+    count_click(session, settings, claim, link, now)
+    return link.url
 
 
 def _per_person(settings: Settings, list_slug: str) -> bool:

@@ -80,6 +80,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
+    app.state.metrics = registry
     app.state.sending = sending
     app.state.pages = Pages(settings)
     app.state.favicon = site_files.favicon_bytes(settings)
