@@ -24,7 +24,7 @@ from dispatch.scheduler import SchedulerService
 from dispatch.store import migrate
 from dispatch.store.copy import table_digest, tables, verify
 from dispatch.store.database import Database, make_engine
-from dispatch.store.models import Delivery, EditorRole, Subscriber, Suppression
+from dispatch.store.models import Delivery, EditorRole, Subscriber, Subscription, Suppression
 from dispatch.store.types import utcnow
 from dispatch.subscribers.renormalise import renormalise
 from support.scheduling import job_context
@@ -136,6 +136,8 @@ def _welcome_clicks_and_unsubscribes(
     from dispatch.subscribers import optin
     from dispatch.tokens import ClickClaim, ListClaim
 
+    with database.session() as session:  # they confirmed by their own links: welcomed
+        session.execute(update(Subscription).values(confirmed_via=None))
     assert run_series(database, settings, utcnow())
     lists = tuple(
         item.model_copy(update={"click_tracking": True, "click_tracking_per_person": True})

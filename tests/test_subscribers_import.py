@@ -328,7 +328,8 @@ def test_without_a_main_module_file_the_rows_are_read_in_process(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`python - < script.py`: "spawn" could not start a reader there, so none is tried."""
-    monkeypatch.setattr(sys.modules["__main__"], "__file__", str(tmp_path / "<stdin>"))
+    where = str(tmp_path / "<stdin>")
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", where, raising=False)
     seen: list[str] = []
     path = write(tmp_path, "email\nin@example.com\n")
 

@@ -363,7 +363,9 @@ def test_an_imported_audience_is_not_welcomed_but_who_confirms_by_link_is(
         assert import_subscribers(db, export, LIST, source="mailchimp").subscribed == 1
         with db.session() as session:
             add_subscriber(session, LIST, "added@example.com", confirmed=True)
-            later = session.scalar(select(Subscriber.id).where(Subscriber.email == "later@example.com"))
+            later = session.scalar(
+                select(Subscriber.id).where(Subscriber.email == "later@example.com")
+            )
             assert confirm(session, ListClaim(later, LIST, key_of(session, later)), clock.now).mail
             vias = dict(
                 session.execute(
