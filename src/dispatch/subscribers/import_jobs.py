@@ -1,10 +1,12 @@
 """CSV imports in the background, for the admin: a job row, a thread, progress per batch.
 
 `start_import` records an `ImportJob` and runs `import_subscribers` in a thread of this
-process (no process pool: forking a threaded web server is not safe), so the upload
-request answers at once and a page follows the job. After each committed batch the row
-gets the bytes read and the counts so far; at the end, the summary and the first
-`SHOWN_PROBLEMS` rejected lines (`name:line: reason`), or the error that stopped it.
+process (a big file's rows are read in a spawned reader process, never a fork of the
+threaded web server), so the upload request answers at once and a page follows the job.
+After each committed batch the row gets the bytes read and the counts so far; at the
+end, the summary and the first `SHOWN_PROBLEMS` rejected lines (`name:line: reason`), or
+the error that stopped it. `cancel_import` asks a queued or running job to stop: it
+stops after the batch it is writing (status "cancelled"), and what it wrote stays.
 A job whose process died (a restart) stops getting updates: `view` reports it as
 stopped after `STALE`; the batches committed before stay, and importing the same file
 again finishes it (an import run twice changes nothing the first run did).
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from dispatch.errors import CsvRowError
 from dispatch.store.database import Database
@@ -32,6 +34,7 @@ from dispatch.subscribers.rejects import Reject
 log = logging.getLogger(__name__)
 
 SHOWN_PROBLEMS = 1000
+ACTIVE = ("queued", "running", "cancelling")
 STALE = timedelta(minutes=10)
 JOBS = ImportJob.__table__
 
@@ -67,6 +70,26 @@ def start_import(database: Database, upload: Upload, editor_id: int | None) -> i
     return job_id
 
 
+class ImportCancelled(Exception):
+    """An editor cancelled the job: it stops after the batch it has written."""
+
+
+def cancel_import(database: Database, job_id: int) -> bool:
+    """Ask a queued or running job to stop; False when it had already ended."""
+    with database.session() as session:
+        asked = session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id, ImportJob.status.in_(("queued", "running")))
+            .values(status="cancelling", updated_at=utcnow())
+        )
+        return bool(asked.rowcount)  # type: ignore[attr-defined]
+
+
+def _status(database: Database, job_id: int) -> str | None:
+    with database.session() as session:
+        return session.scalar(select(ImportJob.status).where(ImportJob.id == job_id))
+
+
 def run_import(database: Database, job_id: int, upload: Upload) -> None:
     """The job's whole life; never raises (the row says what happened)."""
     summary = ImportSummary()
@@ -78,9 +101,13 @@ def run_import(database: Database, job_id: int, upload: Upload) -> None:
 
     def progress(done: int, total: int) -> None:
         _set(database, job_id, bytes_done=done, rows=summary.rows, summary=_counts(summary))
+        if _status(database, job_id) == "cancelling":
+            raise ImportCancelled
 
-    _set(database, job_id, status="running")
+    _set(database, job_id, status="running", only_from="queued")
     try:
+        if _status(database, job_id) == "cancelling":
+            raise ImportCancelled
         import_subscribers(
             database,
             upload.path,
@@ -92,6 +119,8 @@ def run_import(database: Database, job_id: int, upload: Upload) -> None:
             on_progress=progress,
             summary=summary,
         )
+    except ImportCancelled:
+        _finish(database, job_id, summary, problems, None, status="cancelled")
     except CsvRowError as exc:
         _finish(database, job_id, summary, problems, f"{upload.name}:{exc.line}: {exc.reason}")
     except Exception as exc:  # the page must say it stopped, whatever stopped it
@@ -109,11 +138,12 @@ def _finish(
     summary: ImportSummary,
     problems: list[str],
     error: str | None,
+    status: str | None = None,
 ) -> None:
     _set(
         database,
         job_id,
-        status="failed" if error else "done",
+        status=status or ("failed" if error else "done"),
         rows=summary.rows,
         summary=_counts(summary),
         problems=problems,
@@ -128,11 +158,12 @@ def _counts(summary: ImportSummary) -> dict[str, Any]:
     return counts
 
 
-def _set(database: Database, job_id: int, **values: Any) -> None:
+def _set(database: Database, job_id: int, only_from: str | None = None, **values: Any) -> None:
+    where = [ImportJob.id == job_id]
+    if only_from is not None:
+        where.append(ImportJob.status == only_from)
     with database.session() as session:
-        session.execute(
-            update(ImportJob).where(ImportJob.id == job_id).values(updated_at=utcnow(), **values)
-        )
+        session.execute(update(ImportJob).where(*where).values(updated_at=utcnow(), **values))
 
 
 @dataclass(frozen=True)
@@ -145,11 +176,11 @@ class JobView:
     @property
     def stopped(self) -> bool:
         """Running or queued, but not heard of for `STALE`: its process has gone."""
-        return self.job.status in ("queued", "running") and self.now - self.job.updated_at > STALE
+        return self.job.status in ACTIVE and self.now - self.job.updated_at > STALE
 
     @property
     def active(self) -> bool:
-        return self.job.status in ("queued", "running") and not self.stopped
+        return self.job.status in ACTIVE and not self.stopped
 
     @property
     def percent(self) -> int:

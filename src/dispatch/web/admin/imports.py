@@ -5,7 +5,8 @@
 `import_jobs` job and answers 303 to `/admin/imports/<id>`, which refreshes itself every
 two seconds (`<meta http-equiv="refresh">`: no script, so it works under a CSP without
 inline script and with JavaScript off) until the job has finished, then shows the
-summary and the rejected lines. `POST /admin/lists/<slug>/confirm-pending` sends a
+summary and the rejected lines; `POST /admin/imports/<id>/cancel` stops it after the
+batch it is writing. `POST /admin/lists/<slug>/confirm-pending` sends a
 confirmation mail to each pending person of the list who never got one, in the
 background, paced by the delivery rate (`subscribers.reconfirm`).
 """
@@ -29,7 +30,7 @@ from dispatch.lists import get_list
 from dispatch.store.database import Database
 from dispatch.store.models import ImportJob
 from dispatch.store.types import utcnow
-from dispatch.subscribers.import_jobs import JobView, Upload, start_import
+from dispatch.subscribers.import_jobs import JobView, Upload, cancel_import, start_import
 from dispatch.subscribers.import_services import CHOICES
 from dispatch.subscribers.reconfirm import send_pending_confirmations
 from dispatch.web.admin.common import NOTICES, AdminProblem, field, see_other, store
@@ -82,6 +83,15 @@ async def job_page(
     job = await store(request, _job, job_id)
     view = JobView(job, utcnow())
     return render_admin(request, "import_job", editor=editor, view=view, job=job)
+
+
+@router.post("/imports/{job_id}/cancel")
+async def cancel_job(
+    request: Request, job_id: int, editor: CurrentEditor = Depends(current_editor)
+) -> Response:
+    await store(request, _job, job_id)
+    await run_in_threadpool(cancel_import, request.app.state.database, job_id)
+    return see_other(f"/admin/imports/{job_id}")
 
 
 def _job(session: Session, job_id: int) -> ImportJob:
