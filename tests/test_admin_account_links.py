@@ -177,3 +177,46 @@ def test_only_admins_invite(client: TestClient, db: Database) -> None:
     assert refused.status_code == 403
     with db.session() as session:
         assert session.scalar(select(Editor).where(Editor.email == "x@example.com")) is None
+
+
+def test_an_invitation_the_provider_refuses_says_so_and_shows_the_link(
+    tmp_path: Path, database_url: str, db: Database
+) -> None:
+    """SMTP answers 554 after DATA for the colleague: the account exists (it cannot be
+    invited twice), so the admin is told why the mail did not go and given the link; a
+    reset mail refused the same way changes nothing on the page anyone sees."""
+    from conftest import write_config
+    from dispatch import config
+    from support.smtp_server import SmtpServer
+
+    add_people(db)
+    with SmtpServer() as server:
+        settings = config.load(
+            write_config(
+                tmp_path,
+                database_url,
+                {
+                    r'^backend = "outbox".*$': 'backend = "smtp"',
+                    r"^port = 25$": f"port = {server.port}",
+                    r'^security = "starttls".*$': 'security = "none"',
+                },
+            )
+        )
+        server.reply_after_data("new@example.com", "554 5.7.1 Message rejected as spam")
+        app = auth_app(settings, db, Sleeps())
+        with TestClient(app, follow_redirects=False) as client:
+            refused = Admin(client, ADMIN).post(
+                "/admin/editors/invite", {"email": "new@example.com"}
+            )
+            assert refused.status_code == 502
+            assert "was created, but the invitation mail was not sent" in refused.text
+            assert "554 5.7.1 Message rejected as spam" in refused.text
+            found = LINK.search(refused.text)
+            assert found and found.group(1).startswith("/admin/invite/")
+            client.cookies.clear()
+            page = client.get(found.group(1))
+            assert page.status_code == 200 and "Choose your password" in page.text
+            server.reply_after_data(EDITOR, "554 5.7.1 Message rejected as spam")
+            assert post_forgot(client, EDITOR).status_code == 200
+            assert "a mail with a link" in post_forgot(client, ADMIN).text
+        assert [r.rcpt_tos for r in server.received] == [[ADMIN]]  # only the accepted one

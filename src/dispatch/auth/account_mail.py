@@ -90,12 +90,14 @@ def send_account_mail(
     *,
     sender: Sender | None = None,
     clock: Callable[[], datetime] = utcnow,
-) -> bool:
-    """Hand one account mail to the sender; False (logged, never raised) if not accepted."""
+) -> str | None:
+    """Hand one account mail to the sender; None once accepted, else why not (also
+    logged, never raised)."""
     mailbox = account_sender(settings)
     if mailbox is None:
-        log.warning("account mail to %s not sent: no [security] account_from_email", to)
-        return False
+        problem = "no sender address: set [security] account_from_email"
+        log.warning("account mail to %s not sent: %s", to, problem)
+        return problem
     backend = sender or make_sender(settings)
     try:
         serial = uuid.uuid4().int >> 66
@@ -109,10 +111,11 @@ def send_account_mail(
         result = deliver_one(backend, AccountMessage(mailbox, subject, text, clock()), envelope)
     except Exception as exc:  # a broken backend must not break the page that asked
         log.warning("account mail to %s not sent: %s: %s", to, type(exc).__name__, exc)
-        return False
+        return f"{type(exc).__name__}: {exc}"
     finally:
         if sender is None:
             backend.close()
-    if result.outcome is not Outcome.SENT:
-        log.warning("account mail to %s not accepted: %s", to, result.error)
-    return result.outcome is Outcome.SENT
+    if result.outcome is Outcome.SENT:
+        return None
+    log.warning("account mail to %s not accepted: %s", to, result.error)
+    return str(result.error or "not accepted")

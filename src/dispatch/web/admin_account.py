@@ -10,7 +10,9 @@
   link from such a mail (`auth.account_links`: signed, expiring, single use). The
   password is set with `auth.editors.set_password`, which also ends the editor's sessions.
 - `POST /admin/editors/invite` (admins): create the account with a password nobody knows
-  and mail the colleague a link to choose theirs.
+  and mail the colleague a link to choose theirs. The mail is sent before the answer:
+  if it is not accepted, the page says why and shows the link to hand over (the
+  account exists, so it cannot be invited again).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import secrets
 from datetime import timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from limits import parse
 from limits.strategies import MovingWindowRateLimiter
@@ -97,9 +100,9 @@ def _reset_token(session: Session, account_links: AccountLinks, key: str) -> tup
     return editor.email, account_links.issue("reset", editor)
 
 
-def _mail(request: Request, to: str, subject: str, text: str) -> None:
+def _mail(request: Request, to: str, subject: str, text: str) -> str | None:
     state = request.app.state
-    send_account_mail(state.settings, to, subject, text, clock=state.clock)
+    return send_account_mail(state.settings, to, subject, text, clock=state.clock)
 
 
 def _url(settings: Settings, path: str) -> str:
@@ -197,9 +200,7 @@ async def _set_password(request: Request, purpose: str, token: str) -> Response:
 
 
 @router.post("/editors/invite")
-async def invite(
-    request: Request, background: BackgroundTasks, editor: CurrentEditor = Depends(require_admin)
-) -> Response:
+async def invite(request: Request, editor: CurrentEditor = Depends(require_admin)) -> Response:
     form = await request.form()
     email, role = field(form, "email"), field(form, "role") or "editor"
     account_links, passwords = links(request), auth_services(request).passwords
@@ -219,8 +220,23 @@ async def invite(
         return await editors_page(request, editor, 400, error=str(exc))
     settings = request.app.state.settings
     text = _invite_text(settings, token, editor.email, role)
-    background.add_task(_mail, request, address, f"Your {settings.site.title} admin account", text)
-    return see_other("/admin/editors", "invited")
+    subject = f"Your {settings.site.title} admin account"
+    problem = await run_in_threadpool(_mail, request, address, subject, text)
+    if problem is None:
+        return see_other("/admin/editors", "invited")
+    # The account exists and cannot be invited twice: the admin must learn the mail did
+    # not go, and gets the link to hand over themselves.
+    from dispatch.web.admin_auth import editors_page
+
+    link = _url(settings, f"/admin/invite/{token}")
+    return await editors_page(
+        request,
+        editor,
+        502,
+        error=f"The account for {address} was created, but the invitation mail was not "
+        f"sent ({problem}). Give them this link yourself (it works once, for "
+        f"{settings.security.invite_link_days} days): {link}",
+    )
 
 
 def install(app: FastAPI) -> None:
