@@ -173,3 +173,23 @@ def test_spf_coverage_of_the_smtp_relay_when_no_ips_are_listed(
         result = doctor(path, monkeypatch)
     assert f"FAIL spf bounces.{DOMAIN}: " in result.output
     assert "does not allow 93.184.215.14" in result.output
+
+
+def test_lists_created_in_the_store_are_checked_too(
+    tmp_path: Path, keys: tuple[bytes, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is the truth after `init`: a list an editor created (not in config.toml)
+    with a sender on another domain is named by the alignment check."""
+    monkeypatch.setenv("DISPATCH_SECRET_KEY", STRONG)
+    with Dnsmasq([DOMAIN, "elsewhere.example"], txt=records(keys)) as dns:
+        path = configure(tmp_path, keys, dns.nameserver)
+        runner = CliRunner()
+        assert runner.invoke(app, ["--config", str(path), "init"]).exit_code == 0
+        create = ["lists", "create", "field-notes", "--name", "Field Notes", "--from-name"]
+        sender = ["Notes", "--from-email", "notes@elsewhere.example"]
+        made = runner.invoke(app, ["--config", str(path), *create, *sender])
+        assert made.exit_code == 0, made.output
+        result = doctor(path, monkeypatch)
+    assert result.exit_code == 1
+    assert "ok   alignment morning-briefing:" in result.output
+    assert "FAIL alignment field-notes: " in result.output

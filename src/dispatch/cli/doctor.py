@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from dispatch.cli.context import app_context, console
+from dispatch.errors import StoreError
 
 MARKS = {"ok": "[green]ok  [/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
 
@@ -14,7 +15,12 @@ def doctor(ctx: typer.Context) -> None:
     """Check base_url, alignment, DKIM/SPF/DMARC/MX records, postal address, secret key."""
     from dispatch.doctor import Status, diagnose  # dnspython costs a third of a second
 
-    settings = app_context(ctx).settings()
+    context = app_context(ctx)
+    try:  # the lists as the store has them (created or edited in the admin)
+        settings = context.stored_settings()
+    except StoreError as exc:  # the checks of DNS and config still help
+        console.print(f"[yellow]warn[/yellow] the store: {exc}; checking config.toml's lists")
+        settings = context.settings()
     found = diagnose(settings)
     for check in found.checks:
         console.print(f"{MARKS[check.status]} {check.name}: ", end="", soft_wrap=True)

@@ -115,7 +115,7 @@ def doctor_of(request: Request) -> DoctorView:
     state = request.app.state
     view = getattr(state, "doctor", None)
     if view is None:
-        view = state.doctor = DoctorView(state.settings)
+        view = state.doctor = DoctorView(state.settings, state.database)
     view.current(recheck=request.query_params.get("recheck") == "1")
     return view
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dispatch.config import Settings
+from dispatch.store.database import Database
 
 if TYPE_CHECKING:
     from dispatch.doctor import Diagnosis
@@ -21,6 +22,7 @@ FRESH = 600.0  # seconds a diagnosis is shown before it is made again
 @dataclass
 class DoctorView:
     settings: Settings
+    database: Database | None = None  # when given, the lists as stored now are checked
     diagnosis: Diagnosis | None = None
     checked_at: float = 0.0
     running: bool = False
@@ -35,11 +37,19 @@ class DoctorView:
                 threading.Thread(target=self._run, name="dispatch-doctor", daemon=True).start()
             return self.diagnosis
 
+    def _settings_now(self) -> Settings:
+        if self.database is None:
+            return self.settings
+        from dispatch.lists import live_settings
+
+        with self.database.session() as session:
+            return live_settings(session, self.settings)
+
     def _run(self) -> None:
         from dispatch.doctor import diagnose  # dnspython: only when a diagnosis is asked for
 
         try:
-            found = diagnose(self.settings)
+            found = diagnose(self._settings_now())
         except Exception:  # shown as "not checked"; the next view tries again
             log.exception("doctor: the checks failed")
             found = None
