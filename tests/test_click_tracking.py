@@ -247,6 +247,26 @@ def test_unsubscribes_count_for_the_campaign_with_their_time(
     assert "https://example.org/a?x=1&y=2" in shown.output and "Clicks: 1" in shown.output
 
 
+def test_lists_left_on_the_mails_preferences_page_count_for_the_campaign(
+    web: TestClient, db: Database, settings: Settings
+) -> None:
+    """The preferences link of a campaign's mail names the campaign: unticking the list
+    there, or "leave everything", is an unsubscribe from that mail, counted once."""
+    campaign_id, mails = sent_campaign(db, settings)
+    first, second = (preferences(m) for m in mails[:2])
+    form = {"name": "Reader", "action": "save"}  # no list ticked: leaves the offered lists
+    assert (
+        "Saved" in web.post(first, data=form).text or web.post(first, data=form).status_code == 200
+    )
+    web.post(first, data=form)  # again: nothing more to leave, nothing counted
+    assert web.post(second, data={"action": "leave"}).status_code == 200
+    with db.session() as session:
+        rows = session.scalars(select(Unsubscribe)).all()
+        results = campaign_results(session, session.get_one(Campaign, campaign_id))
+    assert len(rows) == 2 and {row.campaign_id for row in rows} == {campaign_id}
+    assert results.unsubscribed == 2
+
+
 def test_results_in_the_api_campaign_view(settings: Settings, db: Database) -> None:
     campaign_id, _ = sent_campaign(db, settings, people=2)
     with api_client(settings, db) as client:

@@ -22,6 +22,8 @@ def test_unsubscribe_token_round_trips() -> None:
 def test_preferences_and_confirm_round_trip() -> None:
     tokens = Tokens(KEY)
     assert tokens.verify_preferences(tokens.preferences(7, "key")) == PersonClaim(7, "key")
+    from_mail = tokens.verify_preferences(tokens.preferences(7, "key", 12))
+    assert from_mail == PersonClaim(7, "key", 12)
     assert tokens.verify_confirm(tokens.confirm(7, "weekly-review", "key")) == ListClaim(
         7, "weekly-review", "key"
     )
@@ -112,5 +114,6 @@ def test_a_token_is_never_signed_without_a_key_and_an_empty_key_never_verifies()
     for payload in ([4, "a", ""], [4, "a", "k", "extra"], [4, "a", 7]):
         with pytest.raises(TokenError, match="unexpected content"):
             tokens.verify_unsubscribe(legacy(KEY, "unsubscribe", payload))
-    with pytest.raises(TokenError, match="unexpected content"):
-        tokens.verify_preferences(legacy(KEY, "preferences", [4, ""]))
+    for payload in ([4, ""], [4, "k", "12"], [4, "k", 12, 13], [4, "k", True]):
+        with pytest.raises(TokenError, match="unexpected content"):
+            tokens.verify_preferences(legacy(KEY, "preferences", payload))

@@ -56,6 +56,7 @@ class PersonClaim:
 
     subscriber_id: int
     key: str = LEGACY
+    campaign_id: int | None = None  # preferences links in campaign mail name the campaign
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,13 @@ class Tokens:
             raise TokenError("click token: unexpected content")
         return ClickClaim(*(int(value) for value in payload))
 
-    def preferences(self, subscriber_id: int, key: str) -> str:
-        return str(self._preferences.dumps([subscriber_id, _key(key)]))
+    def preferences(self, subscriber_id: int, key: str, campaign_id: int | None = None) -> str:
+        """[id, key], or [id, key, campaign] in a campaign's mail: lists left on the page
+        count as unsubscribes from that campaign."""
+        payload: list[Any] = [subscriber_id, _key(key)]
+        if campaign_id is not None:
+            payload.append(campaign_id)
+        return str(self._preferences.dumps(payload))
 
     def confirm(self, subscriber_id: int, list_slug: str, key: str, *more: str) -> str:
         """One link confirming `list_slug` and the `more` lists chosen with it."""
@@ -123,9 +129,15 @@ class Tokens:
 
     def verify_preferences(self, token: str) -> PersonClaim:
         payload = _load(self._preferences, token, "preferences")
-        if not (isinstance(payload, list) and payload and _is_id(payload[0])):
+        if not (isinstance(payload, list) and 1 <= len(payload) <= 3 and _is_id(payload[0])):
             raise TokenError("preferences token: unexpected content")
-        return PersonClaim(int(payload[0]), _claimed_key(payload[1:], "preferences"))
+        campaign_id = None
+        if len(payload) == 3:
+            if not _is_id(payload[2]):
+                raise TokenError("preferences token: unexpected content")
+            campaign_id = int(payload[2])
+        key = _claimed_key(payload[1:2], "preferences")
+        return PersonClaim(int(payload[0]), key, campaign_id)
 
     def verify_confirm(self, token: str, max_age: timedelta = CONFIRM_MAX_AGE) -> ListClaim:
         seconds = int(max_age.total_seconds())

@@ -26,7 +26,8 @@ def signed_recipient(
     confirm_also: Sequence[str] = (),
 ) -> Recipient:
     """Unsubscribe, preferences (and confirm) URLs carry tokens naming this subscriber
-    and bound to their `token_key` (and the campaign the unsubscribe link comes from);
+    and bound to their `token_key` (and the campaign the unsubscribe and preferences
+    links come from);
     the confirm URL also names the `confirm_also` lists chosen at the same sign-up;
     `click_url(n)` makes the tracked link number n of a per-person tracked campaign."""
     key = token_key
@@ -40,7 +41,7 @@ def signed_recipient(
         unsubscribe_url=urls.unsubscribe(
             tokens.unsubscribe(subscriber_id, list_slug, key, campaign_id)
         ),
-        preferences_url=urls.preferences(tokens.preferences(subscriber_id, key)),
+        preferences_url=urls.preferences(tokens.preferences(subscriber_id, key, campaign_id)),
         confirm_url=confirm,
         click_url=click_url,
     )

@@ -223,17 +223,42 @@ def unsubscribe(session: Session, claim: ListClaim, now: datetime) -> str:
     subscriber_id = link_holder(session, claim.subscriber_id, claim.key)
     if subscriber_id is None:
         return "gone"
-    if _set_status(session, subscriber_id, [row.id], UNSUBSCRIBED, now):
-        campaign_id = claim.campaign_id
-        if campaign_id is not None and session.get(Campaign, campaign_id) is None:
-            campaign_id = None  # deleted since: the unsubscribe still counts for the list
-        session.add(
-            Unsubscribe(
-                subscriber_id=subscriber_id, list_id=row.id, campaign_id=campaign_id, created_at=now
-            )
-        )
+    if _leave(session, subscriber_id, [row.id], claim.campaign_id, now):
         return "unsubscribed"
     return "already" if _status(session, subscriber_id, row.id) else "gone"
+
+
+def _leave(
+    session: Session,
+    subscriber_id: int,
+    list_ids: Sequence[int] | None,
+    campaign_id: int | None,
+    now: datetime,
+) -> int:
+    """Unsubscribe from these lists (every list when None): one `unsubscribes` row per
+    list actually left, counted for the campaign whose mail held the link (when it still
+    exists; a deleted one leaves the unsubscribe counted for the list). How many left."""
+    where = [Subscription.subscriber_id == subscriber_id, Subscription.status != UNSUBSCRIBED]
+    if list_ids is not None:
+        if not list_ids:
+            return 0
+        where.append(Subscription.list_id.in_(list_ids))
+    left = session.scalars(
+        update(Subscription)
+        .where(*where)
+        .values(status=UNSUBSCRIBED, unsubscribed_at=now, updated_at=now)
+        .returning(Subscription.list_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if campaign_id is not None and session.get(Campaign, campaign_id) is None:
+        campaign_id = None
+    session.add_all(
+        Unsubscribe(
+            subscriber_id=subscriber_id, list_id=list_id, campaign_id=campaign_id, created_at=now
+        )
+        for list_id in left
+    )
+    return len(left)
 
 
 @dataclass(frozen=True)
@@ -292,7 +317,7 @@ def save_preferences(
     suppressed = is_suppressed(session, person.email)
     rows = session.scalars(select(MailingList).where(MailingList.slug.in_(offered))).all()
     left = [row.id for row in rows if row.slug not in chosen]
-    _set_status(session, subscriber_id, left, UNSUBSCRIBED, now)
+    _leave(session, subscriber_id, left, claim.campaign_id, now)
     joined = [
         row
         for row in rows
@@ -316,7 +341,7 @@ def _join_now(session: Session, subscriber_id: int, row: MailingList, now: datet
 
 def leave_all(session: Session, claim: PersonClaim, now: datetime) -> int:
     """Unsubscribe from every list (configured or not); returns how many were left."""
-    return _set_status(session, _person(session, claim).id, None, UNSUBSCRIBED, now)
+    return _leave(session, _person(session, claim).id, None, claim.campaign_id, now)
 
 
 def _person(session: Session, claim: PersonClaim) -> Subscriber:
@@ -360,6 +385,7 @@ def unsubscribe_by_link(
     if holder is None:
         return None, "gone"
     own = ListClaim(holder.subscriber_id, claim.list_slug, holder.key, claim.campaign_id)
+    holder = PersonClaim(holder.subscriber_id, holder.key, claim.campaign_id)  # its page's link
     return holder, unsubscribe(session, own, now)
 
 
