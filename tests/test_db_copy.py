@@ -156,12 +156,14 @@ def _welcome_clicks_and_unsubscribes(
 
 
 def _audience_rows(database: Database, delivery: Delivery, when: datetime) -> None:
-    """subscriber_tags, segments, suppression_lifts and import_jobs: one row each."""
+    """subscriber_tags, segments, suppression_lifts, import_jobs, subscription_stamps: one
+    row each."""
     from dispatch.store.models import (
         Campaign,
         ImportJob,
         Segment,
         SubscriberTag,
+        SubscriptionStamp,
         SuppressionLift,
     )
 
@@ -180,6 +182,11 @@ def _audience_rows(database: Database, delivery: Delivery, when: datetime) -> No
             )
         )
         session.add(ImportJob(list_slug="morning-briefing", filename="people.csv", status="done"))
+        session.add(  # a confirmation time a later one overwrote (growth charts)
+            SubscriptionStamp(
+                subscriber_id=delivery.subscriber_id, list_id=list_id, kind="subscribed", at=when
+            )
+        )
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
 from dispatch.stats.charts import campaigns_chart, growth_chart
@@ -126,6 +127,49 @@ def test_growth_per_day_and_week(db: Database, settings: Settings) -> None:
     assert sum(r.subscribed for r in only) == 0
     with pytest.raises(ValueError, match="periods"):
         growth(session, NOW, "UTC", "day", 0)
+
+
+def test_a_reader_who_leaves_and_comes_back_counts_each_time_where_it_happened(
+    db: Database, settings: Settings
+) -> None:
+    """Through the real paths, a week apart each: sign up and confirm, unsubscribe by the
+    mail's link, sign up and confirm again, leave on the preferences page, come back once
+    more: each change counts once, in its own week, and the earlier weeks do not change
+    afterwards."""
+    from dispatch.store.models import SubscriptionStamp
+    from dispatch.subscribers import optin
+    from dispatch.tokens import ListClaim, PersonClaim
+
+    weeks = [NOW - timedelta(weeks=4 - n) for n in range(5)]
+    zone = settings.site.timezone
+
+    def weekly(session: Session) -> list[tuple[int, int]]:
+        rows = growth(session, NOW, zone, "week", 6)
+        return [(r.subscribed, r.unsubscribed) for r in rows]
+
+    with db.session() as session:
+        (mail,) = optin.sign_up(session, "back@example.com", "", [LIST], weeks[0])
+        key = session.get_one(Subscriber, mail.subscriber_id).token_key
+        claim = ListClaim(mail.subscriber_id, LIST, key)
+        assert optin.confirm(session, claim, weeks[0]).outcome == "confirmed"
+    with db.session() as session:
+        first = weekly(session)
+        assert optin.unsubscribe(session, claim, weeks[1]) == "unsubscribed"
+    with db.session() as session:
+        optin.sign_up(session, "back@example.com", "", [LIST], weeks[2])
+        assert optin.confirm(session, claim, weeks[2]).outcome == "confirmed"
+    with db.session() as session:
+        person = PersonClaim(mail.subscriber_id, key)
+        optin.save_preferences(session, person, "", set(), [LIST], weeks[3])
+    with db.session() as session:
+        optin.sign_up(session, "back@example.com", "", [LIST], weeks[4])
+        assert optin.confirm(session, claim, weeks[4]).outcome == "confirmed"
+    with db.session() as session:
+        kept = session.scalars(select(SubscriptionStamp.kind).order_by(SubscriptionStamp.at))
+        assert list(kept) == ["subscribed", "unsubscribed", "subscribed"]
+        counts = weekly(session)
+    assert counts[-5:] == [(1, 0), (0, 1), (1, 0), (0, 1), (1, 0)]
+    assert first[:2] == counts[:2]  # what a week showed stays as it was
 
 
 def test_recent_campaigns_leave_out_tests_and_welcome_steps(db: Database) -> None:

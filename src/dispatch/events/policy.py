@@ -31,6 +31,7 @@ from dispatch.store.models import (
     DeliveryStatus,
     Event,
     Subscription,
+    SubscriptionStamp,
     SubscriptionStatus,
 )
 from dispatch.subscribers.addresses import stored_form
@@ -131,6 +132,15 @@ def _unsubscribe(applied: Applied) -> None:
     subscription = session.get(Subscription, (who, campaign.list_id))
     if subscription is None or subscription.status is SubscriptionStatus.UNSUBSCRIBED:
         return
+    if subscription.unsubscribed_at is not None:  # left before, came back: keep that time
+        session.add(
+            SubscriptionStamp(
+                subscriber_id=who,
+                list_id=campaign.list_id,
+                kind="unsubscribed",
+                at=subscription.unsubscribed_at,
+            )
+        )
     subscription.status = SubscriptionStatus.UNSUBSCRIBED
     subscription.unsubscribed_at = applied.now
     subscription.updated_at = applied.now

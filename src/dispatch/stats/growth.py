@@ -3,21 +3,23 @@
 Periods are calendar days or ISO weeks (Monday first) in the site's time zone, the
 newest last, and always `periods` of them (zeros included), so charts and tables have
 no gaps. A subscription counts as subscribed in the period of its `confirmed_at` and as
-unsubscribed in the period of its `unsubscribed_at` (the latest of each).
+unsubscribed in the period of its `unsubscribed_at`; the earlier times those overwrote
+(a reader who left and came back) are kept in `subscription_stamps` and count too, so
+each change is counted once, where it happened.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
-from dispatch.store.models import MailingList, Subscription
+from dispatch.store.models import MailingList, Subscription, SubscriptionStamp
 
 By = Literal["day", "week"]
 MAX_PERIODS = 366
@@ -60,15 +62,34 @@ def growth(
     last = period_start(now.astimezone(tz).date(), by)
     starts = [last - step * n for n in range(periods - 1, -1, -1)]
     since = datetime.combine(starts[0], time(), tz)
-    subscribed = _counted(session, Subscription.confirmed_at, since, tz, by, list_slug)
-    unsubscribed = _counted(session, Subscription.unsubscribed_at, since, tz, by, list_slug)
+    subscribed = _counted(session, "subscribed", since, tz, by, list_slug)
+    unsubscribed = _counted(session, "unsubscribed", since, tz, by, list_slug)
     return [GrowthRow(s, subscribed[s], unsubscribed[s]) for s in starts]
 
 
-def _counted(session, column, since, tz, by, list_slug) -> Counter[date]:  # type: ignore[no-untyped-def]
-    query = select(column).where(column >= since)
+def _counted(
+    session: Session, kind: str, since: datetime, tz: ZoneInfo, by: By, list_slug: str | None
+) -> Counter[date]:
+    column = Subscription.confirmed_at if kind == "subscribed" else Subscription.unsubscribed_at
+    current = select(column.label("at"), Subscription.list_id.label("list_id")).where(
+        column >= since
+    )
+    kept = select(SubscriptionStamp.at, SubscriptionStamp.list_id).where(
+        SubscriptionStamp.kind == kind, SubscriptionStamp.at >= since
+    )
+    both = union_all(current, kept).subquery()
+    query = select(both.c.at)
     if list_slug is not None:
-        query = query.join(MailingList, MailingList.id == Subscription.list_id).where(
+        query = query.join(MailingList, MailingList.id == both.c.list_id).where(
             MailingList.slug == list_slug
         )
-    return Counter(period_start(when.astimezone(tz).date(), by) for when in session.scalars(query))
+    return Counter(
+        period_start(_aware(when).astimezone(tz).date(), by) for when in session.scalars(query)
+    )
+
+
+def _aware(when: datetime | str) -> datetime:
+    """A time read back through a UNION (SQLite hands back the stored text, naive UTC)."""
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

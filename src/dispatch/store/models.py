@@ -494,6 +494,23 @@ class LinkClick(Base):
     clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SubscriptionStamp(Base):
+    """A subscription's earlier confirmation or unsubscribe time, kept when a later one
+    overwrote it on the row (a reader who left and came back): growth charts count each
+    change once, in the period it happened."""
+
+    __tablename__ = "subscription_stamps"
+    __table_args__ = (Index("ix_subscription_stamps_kind_at", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "subscribed" | "unsubscribed"
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Unsubscribe(Base):
     """One unsubscribe, with the campaign whose link it came from when the link said so."""
 

@@ -24,6 +24,7 @@ from dispatch.store.models import (
     new_token_keys,
 )
 from dispatch.subscribers.driver_rows import DriverStatement, one_of
+from dispatch.subscribers.stamps import keep_stamps
 
 SUBSCRIBERS = Subscriber.__table__
 SUBSCRIPTIONS = Subscription.__table__
@@ -209,6 +210,14 @@ def _confirm(
 ) -> None:
     if not people:
         return
+    ids = [p.id for p in people]
+    keep_stamps(
+        connection,
+        "subscribed",
+        SUBSCRIPTIONS.c.subscriber_id.in_(ids),
+        SUBSCRIPTIONS.c.list_id == list_id,
+        SUBSCRIPTIONS.c.status == SubscriptionStatus.PENDING,
+    )
     statement = (
         update(SUBSCRIPTIONS)
         .where(SUBSCRIPTIONS.c.subscriber_id == bindparam("person"))

@@ -54,6 +54,7 @@ from dispatch.store.models import (
     Unsubscribe,
 )
 from dispatch.subscribers.addresses import clean_name, normalise_address
+from dispatch.subscribers.stamps import keep_stamps
 from dispatch.subscribers.transactional import Mail, claim_confirmation
 from dispatch.tokens import LEGACY, ListClaim, PersonClaim
 
@@ -243,6 +244,7 @@ def _leave(
         if not list_ids:
             return 0
         where.append(Subscription.list_id.in_(list_ids))
+    keep_stamps(session, "unsubscribed", *where)
     left = session.scalars(
         update(Subscription)
         .where(*where)
@@ -431,8 +433,10 @@ def _set_status(
         where.append(Subscription.status == only_from)
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if status is CONFIRMED:  # by the person themselves: no longer "confirmed by an import"
+        keep_stamps(session, "subscribed", *where)
         values["confirmed_at"], values["confirmed_via"] = now, None
     elif status is UNSUBSCRIBED:
+        keep_stamps(session, "unsubscribed", *where)
         values["unsubscribed_at"] = now
     result = session.execute(
         update(Subscription)
