@@ -56,3 +56,37 @@ def test_pending_subscribers_get_one_confirmation_an_hour(
 def test_unknown_list_is_a_clear_error(cli: Callable[..., Result]) -> None:
     result = cli("subscribers", "confirm-pending", "--list", "nope", "--yes")
     assert result.exit_code == 2 and 'no list "nope"' in result.output
+
+
+def test_a_run_killed_midway_leaves_one_mail_in_doubt_and_the_button_reaches_the_rest(
+    db: Database, settings: Settings
+) -> None:
+    """The process dies while handing the 3rd of 6 mails to the sender (a BaseException,
+    as a kill: nothing after it runs). Only that one stays claimed without a known
+    outcome; the admin's button (only those never sent one) then mails the other three."""
+    from dispatch.delivery.memory import MemorySender
+    from dispatch.subscribers.membership import add_subscriber
+    from dispatch.subscribers.reconfirm import send_pending_confirmations
+
+    class Killed(BaseException):
+        pass
+
+    class DiesOnThird(MemorySender):
+        def deliver(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if len(self.sent) == 2:
+                raise Killed
+            return super().deliver(*args, **kwargs)
+
+    with db.session() as session:
+        for n in range(6):
+            add_subscriber(session, LIST, f"p{n}@example.org")
+    dying = DiesOnThird()
+    with pytest.raises(Killed):
+        send_pending_confirmations(db, settings, LIST, dying, only_new=True)
+    first = {str(m.envelope.recipient.email) for m in dying.sent}
+    assert first == {"p0@example.org", "p1@example.org"}
+    after = MemorySender()
+    report = send_pending_confirmations(db, settings, LIST, after, only_new=True)
+    rest = {str(m.envelope.recipient.email) for m in after.sent}
+    assert rest == {"p3@example.org", "p4@example.org", "p5@example.org"}
+    assert (report.pending, report.sent) == (3, 3)  # p2 is the one in doubt

@@ -3,7 +3,13 @@
 hour, never to a suppressed address, through the configured sender, paced by the
 delivery rate (`delivery.rate_per_second`, `hourly_limit`: the same windows as sends).
 `only_new` sends only to those who never got one (the admin's button): pressing it
-twice sends nothing twice."""
+twice sends nothing twice.
+
+Each mail is claimed (`claim_confirmation` stamps the subscription) in its own
+transaction just before it is handed to the sender, after the pacing wait, and a mail
+not accepted gives its claim back. So a process killed mid-run leaves at most one mail
+in doubt (claimed, perhaps sent); everyone after it is still "never got one" and the
+button reaches them."""
 
 from __future__ import annotations
 
@@ -44,8 +50,7 @@ def send_pending_confirmations(
     only_new: bool = False,
     pacer: Pacer | None = None,
 ) -> Reconfirmed:
-    """Claim and send, a batch at a time, so an interruption loses nothing: a claimed
-    mail that was not accepted gives its claim back."""
+    """Read the pending people a batch at a time; claim and send one mail at a time."""
     report = Reconfirmed()
     own = sender is None
     sender = sender or make_sender(settings)
@@ -56,9 +61,12 @@ def send_pending_confirmations(
         while batch := _pending(database, list_slug, after, only_new):
             after = batch[-1][0]
             report.pending += len(batch)
-            mails = _claim(database, settings, list_slug, batch, clock(), report)
-            for mail in mails:
+            for person in batch:
                 pacer.wait(1)
+                mail = _claim(database, list_slug, person, clock())
+                if mail is None:
+                    report.recent += 1
+                    continue
                 sent = mailer.deliver(database, [mail])
                 report.sent += sent
                 report.failed += 1 - sent
@@ -100,19 +108,11 @@ def _pending(
     return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
 
-def _claim(
-    database: Database,
-    settings: Settings,
-    list_slug: str,
-    batch: list[Pending],
-    now: datetime,
-    report: Reconfirmed,
-) -> list[Mail]:
-    mails = []
+def _claim(database: Database, list_slug: str, person: Pending, now: datetime) -> Mail | None:
+    """The confirmation mail for `person`, claimed (committed) now; None when one went to
+    that mailbox for this list less than an hour ago."""
+    subscriber_id, email, name, list_id, key = person
     with database.session() as session:
-        for subscriber_id, email, name, list_id, key in batch:
-            if not claim_confirmation(session, subscriber_id, list_id, now):
-                report.recent += 1
-                continue
-            mails.append(Mail("confirm", subscriber_id, email, name, list_slug, list_id, now, key))
-    return mails
+        if not claim_confirmation(session, subscriber_id, list_id, now):
+            return None
+    return Mail("confirm", subscriber_id, email, name, list_slug, list_id, now, key)
