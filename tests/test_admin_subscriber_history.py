@@ -124,3 +124,25 @@ def test_a_complaint_is_lifted_only_when_confirmed(
     assert suppressed(db, complainer)
     done = admin.post(path, {"reason": "They wrote to us", "confirm_complaint": "1"})
     assert done.status_code == 303 and not suppressed(db, complainer)
+
+
+def test_the_page_shows_earlier_confirmations_and_unsubscribes(admin: Admin, db: Database) -> None:
+    """Joined, left by the link, joined again: the row holds the latest times, the page
+    also lists the ones they replaced."""
+    from datetime import UTC, datetime
+
+    from dispatch.subscribers import optin
+    from dispatch.tokens import ListClaim
+
+    days = [datetime(2026, 3, day, 9, tzinfo=UTC) for day in (2, 9, 16)]
+    with db.session() as session:
+        (mail,) = optin.sign_up(session, "twice@example.org", "", [LIST], days[0])
+        key = session.get_one(Subscriber, mail.subscriber_id).token_key
+        claim = ListClaim(mail.subscriber_id, LIST, key)
+        optin.confirm(session, claim, days[0])
+        optin.unsubscribe(session, claim, days[1])
+        optin.sign_up(session, "twice@example.org", "", [LIST], days[2])
+        optin.confirm(session, claim, days[2])
+    page = admin.get(f"/admin/subscribers/{mail.subscriber_id}").text
+    assert ">confirmed<" in page and "2026-03-16" in page
+    assert "earlier: subscribed 2026-03-02" in page

@@ -1,4 +1,5 @@
-"""One subscriber's history for the admin: subscriptions (list, status, dates), the mails
+"""One subscriber's history for the admin: subscriptions (list, status, dates, and the
+earlier confirmations and unsubscribes those dates replaced), the mails
 the ledger says they were sent (with each delivery's status), their suppression and the
 suppressions lifted before. Bounces and complaints are `events.history.for_subscriber`."""
 
@@ -18,6 +19,7 @@ from dispatch.store.models import (
     MailingList,
     Subscriber,
     Subscription,
+    SubscriptionStamp,
     Suppression,
     SuppressionLift,
 )
@@ -34,6 +36,9 @@ class Membership:
     created_at: datetime
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
+    # Earlier confirmations and unsubscribes the row's times replaced, oldest first:
+    # ("subscribed" | "unsubscribed", when) — a reader who left and came back.
+    earlier: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,9 +106,23 @@ def _memberships(session: Session, subscriber_id: int) -> list[Membership]:
         .where(Subscription.subscriber_id == subscriber_id)
         .order_by(MailingList.slug)
     )
+    earlier: dict[int, list[tuple[str, datetime]]] = {}
+    stamps = session.execute(
+        select(SubscriptionStamp.list_id, SubscriptionStamp.kind, SubscriptionStamp.at)
+        .where(SubscriptionStamp.subscriber_id == subscriber_id)
+        .order_by(SubscriptionStamp.at, SubscriptionStamp.id)
+    )
+    for list_id, kind, at in stamps:
+        earlier.setdefault(list_id, []).append((kind, at))
     return [
         Membership(
-            slug, name, str(sub.status), sub.created_at, sub.confirmed_at, sub.unsubscribed_at
+            slug,
+            name,
+            str(sub.status),
+            sub.created_at,
+            sub.confirmed_at,
+            sub.unsubscribed_at,
+            tuple(earlier.get(sub.list_id, ())),
         )
         for sub, slug, name in rows
     ]
