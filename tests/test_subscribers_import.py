@@ -362,3 +362,48 @@ def test_odd_characters_survive_the_bulk_writes(db: Database, tmp_path: Path) ->
     with db.session() as session:
         (subscriber_id,) = session.scalars(select(Subscriber.id)).all()
         assert tags_of(session, subscriber_id) == ["\\n", "ćafé"]
+
+
+def test_a_store_locked_or_cut_mid_import_is_waited_out_and_loses_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    """After the first batch, the store goes away for 2 s (SQLite: another connection
+    holds the write lock, busy_timeout 300 ms; PostgreSQL: the server terminates the
+    import's connections again and again). The import waits, writes the batch again
+    and finishes: every row once, the counts exact."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    from conftest import write_config
+    from dispatch import config
+    from dispatch.lists import sync_lists
+    from dispatch.store import migrate
+    from test_campaigns_store_faults import Outage, _hold_the_lock, _kill_connections
+
+    url = database_url
+    if url.startswith("postgresql"):  # a name of its own, to find its connections
+        url = make_url(url).update_query_dict({"application_name": f"im-{uuid.uuid4().hex[:12]}"})
+        url = url.render_as_string(hide_password=False)
+    path = write_config(tmp_path, url, {r"^busy_timeout_ms = .*$": "busy_timeout_ms = 300"})
+    settings = config.load(path)
+    store = Database(settings.database)
+    migrate.upgrade(store.engine)
+    with store.session() as session:
+        sync_lists(session, settings)
+    fault = _hold_the_lock if store.engine.dialect.name == "sqlite" else _kill_connections
+    outages: list[Outage] = []
+
+    def strike(done: int, total: int) -> None:
+        if not outages:
+            outages.append(fault(settings))
+
+    count = 5000
+    rows = write(tmp_path, "email\n" + "".join(f"w{i}@example.com\n" for i in range(count)))
+    try:
+        summary = import_subscribers(store, rows, LIST, batch_size=1000, on_progress=strike)
+        outages[0].span()
+        assert (summary.rows, summary.created, summary.subscribed) == (count, count, count)
+        assert len(people(store)) == count
+    finally:
+        store.dispose()

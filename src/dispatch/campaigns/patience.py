@@ -2,7 +2,8 @@
 
 SQLite locked longer than its busy timeout, a PostgreSQL connection killed or a server
 restarting: the engine neither guesses nor records the error as anybody's delivery
-failure. Every write of a send (claims, hand-over marks, results, releases) goes through
+failure. Every write of a send (claims, hand-over marks, results, releases), and each
+batch of an import (one transaction, written again), goes through
 `patiently`, which retries it on a short backoff, logging once when the store goes away
 and once when it is back. Meanwhile nothing new is handed over. Only after `give_up`
 seconds (the claim lifetime: by then the claims are someone else's to recover), or
@@ -44,12 +45,13 @@ def patiently(
     *,
     stop: threading.Event,
     give_up: float,
-    campaign_id: int,
+    campaign_id: int | None,
     what: str,
     on_error: Callable[[], None] = lambda: None,
 ) -> T:
     """`work()`, retried while the store is unavailable; other errors propagate.
-    `on_error` runs after each failed try (to drop a broken connection)."""
+    `on_error` runs after each failed try (to drop a broken connection). `campaign_id`
+    names the campaign in the log (None: an import's batch, say)."""
     down_since, wait = 0.0, FIRST_WAIT
     while True:
         try:
