@@ -29,6 +29,7 @@ from dispatch.web import (
     media,
     public,
     site_files,
+    store_faults,
     subscribe,
     webhooks,
 )
@@ -97,6 +98,7 @@ def create_app(
     media.install(app, settings)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     metrics_route.mount(app, registry, settings)  # GET /metrics, to the token's holder
+    store_faults.install(app)  # a locked or unreachable store: 503, not 500
     api.install(app)  # last: its JSON error handlers wrap the others for /api paths
     app.add_middleware(AuditMiddleware)
     app.add_middleware(LiveLists)  # settings.lists as stored (the admin edits lists)

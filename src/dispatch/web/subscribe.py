@@ -36,6 +36,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
+from dispatch.campaigns.patience import patiently
 from dispatch.config import Settings
 from dispatch.errors import InvalidAddress, NotFound, TokenError, TokenExpired
 from dispatch.limits_store import app_limits_storage
@@ -51,6 +52,7 @@ from dispatch.web.store import in_store
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["subscribe"])
 HONEYPOT = "website"
+SIGN_UP_PATIENCE = 60.0  # seconds a sign-up's work waits for a locked or unreachable store
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -159,10 +161,19 @@ def sign_up_later(
     now: datetime,
 ) -> None:
     """The sign-up's work, after the answer went out: its timing says nothing about the
-    address (new, confirmed, unsubscribed or suppressed all answer alike)."""
-    try:
+    address (new, confirmed, unsubscribed or suppressed all answer alike). The person was
+    told to expect a mail, so a store locked past its busy timeout or a cut connection
+    is waited out (up to `SIGN_UP_PATIENCE`), the transaction run again, not dropped."""
+
+    def store() -> list[Mail]:
         with found.writes, database.session() as session:
-            mails = optin.sign_up(session, email, name, chosen, now)
+            return optin.sign_up(session, email, name, chosen, now)
+
+    try:
+        what = f"the sign-up of {email}"
+        mails = patiently(
+            store, stop=threading.Event(), give_up=SIGN_UP_PATIENCE, campaign_id=None, what=what
+        )
     except Exception:  # nobody waits for it: say what was lost where an operator looks
         log.exception("sign-up of %s to %s not stored", email, ", ".join(chosen))
         return
