@@ -40,7 +40,6 @@ from dispatch.campaigns.claims import Claimed
 from dispatch.campaigns.envelopes import EnvelopeMaker, RecipientLinks
 from dispatch.campaigns.handover import Handover
 from dispatch.campaigns.outcomes import RetryPolicy, counts_as_failure, row_values
-from dispatch.campaigns.patience import StoreUnavailable, patiently
 from dispatch.campaigns.pausing import pause_for_fault, pause_for_streak, record_progress
 from dispatch.campaigns.recorder import Recorder
 from dispatch.campaigns.snapshot import thaw
@@ -59,6 +58,7 @@ from dispatch.errors import CampaignError
 from dispatch.logs import event
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign, CampaignStatus
+from dispatch.store.patience import StoreUnavailable, patiently
 from dispatch.store.types import utcnow
 
 log = logging.getLogger(__name__)

@@ -35,11 +35,11 @@ from typing import Any
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
-from dispatch.campaigns.patience import StoreUnavailable, patiently
 from dispatch.campaigns.recorder import Pending, Recorder
 from dispatch.delivery.base import Halt
 from dispatch.store.database import Database
 from dispatch.store.models import Delivery, DeliveryStatus
+from dispatch.store.patience import StoreUnavailable, patiently
 
 log = logging.getLogger(__name__)
 SENDING = DeliveryStatus.SENDING.value

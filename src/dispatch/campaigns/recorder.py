@@ -32,9 +32,9 @@ from typing import Any
 from sqlalchemy import select
 
 from dispatch.campaigns import claims, ledger
-from dispatch.campaigns.patience import StoreUnavailable, patiently
 from dispatch.store.database import Database
 from dispatch.store.models import Campaign, CampaignStatus
+from dispatch.store.patience import StoreUnavailable, patiently
 
 
 @dataclass(frozen=True)

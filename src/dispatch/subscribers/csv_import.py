@@ -21,9 +21,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from dispatch.campaigns.patience import patiently
 from dispatch.lists import get_list
 from dispatch.store.database import Database, bulk_connection
+from dispatch.store.patience import patiently
 from dispatch.store.types import utcnow
 from dispatch.subscribers.csv_format import sniff
 from dispatch.subscribers.file_rows import file_rows

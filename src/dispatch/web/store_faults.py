@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 
-from dispatch.campaigns.patience import short, store_unavailable
 from dispatch.logs import event
+from dispatch.store.patience import short, store_unavailable
 from dispatch.web.api.errors import body, is_api
 
 log = logging.getLogger(__name__)

@@ -36,11 +36,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
-from dispatch.campaigns.patience import patiently
 from dispatch.config import Settings
 from dispatch.errors import InvalidAddress, NotFound, TokenError, TokenExpired
 from dispatch.limits_store import app_limits_storage
 from dispatch.store.database import Database
+from dispatch.store.patience import patiently
 from dispatch.subscribers import optin
 from dispatch.subscribers.addresses import normalise_address
 from dispatch.subscribers.tag_choices import load_tag_choices, save_tag_choices
