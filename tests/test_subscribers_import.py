@@ -246,7 +246,7 @@ def test_a_failing_batch_leaves_earlier_batches_committed(
 
 
 def test_a_reader_process_gives_the_same_result(db: Database, tmp_path: Path) -> None:
-    from dispatch.subscribers import file_rows
+    from dispatch.subscribers import checking
 
     rows = [f"w{i}@example.com,W {i}" if i % 7 else f"bad {i},X" for i in range(50)]
     path = write(tmp_path, "email,name\n" + "\n".join(rows) + "\n")
@@ -261,7 +261,7 @@ def test_a_reader_process_gives_the_same_result(db: Database, tmp_path: Path) ->
         on_reject=seen.append,
         on_progress=lambda done, total: progress.append(done),
     )
-    assert file_rows.CHUNK >= 50  # one chunk from the reader, several batches here
+    assert checking.CHUNK >= 50  # one chunk from the reader, several batches here
     assert [r.line for r in seen] == [i + 2 for i in range(50) if i % 7 == 0]
     assert (summary.subscribed, summary.rejected) == (42, 8)
     assert progress[-1] == path.stat().st_size
@@ -277,9 +277,9 @@ def test_a_reader_process_killed_mid_file_stops_the_import_and_a_rerun_finishes_
 ) -> None:
     """SIGKILL to the reader after the first batch: a clear error, the batch written
     before it kept, no process left behind; running the import again finishes the file."""
-    from dispatch.subscribers import file_rows
+    from dispatch.subscribers import checking
 
-    count = file_rows.CHUNK * 3
+    count = checking.CHUNK * 3
     path = write(tmp_path, "email\n" + "".join(f"k{i}@example.com\n" for i in range(count)))
     killed: list[int] = []
 
@@ -371,32 +371,14 @@ def test_a_store_locked_or_cut_mid_import_is_waited_out_and_loses_nothing(
     holds the write lock, busy_timeout 300 ms; PostgreSQL: the server terminates the
     import's connections again and again). The import waits, writes the batch again
     and finishes: every row once, the counts exact."""
-    import uuid
+    from support.store_faults import Outage, fault_site, outage
 
-    from sqlalchemy.engine import make_url
-
-    from conftest import write_config
-    from dispatch import config
-    from dispatch.lists import sync_lists
-    from dispatch.store import migrate
-    from test_campaigns_store_faults import Outage, _hold_the_lock, _kill_connections
-
-    url = database_url
-    if url.startswith("postgresql"):  # a name of its own, to find its connections
-        url = make_url(url).update_query_dict({"application_name": f"im-{uuid.uuid4().hex[:12]}"})
-        url = url.render_as_string(hide_password=False)
-    path = write_config(tmp_path, url, {r"^busy_timeout_ms = .*$": "busy_timeout_ms = 300"})
-    settings = config.load(path)
-    store = Database(settings.database)
-    migrate.upgrade(store.engine)
-    with store.session() as session:
-        sync_lists(session, settings)
-    fault = _hold_the_lock if store.engine.dialect.name == "sqlite" else _kill_connections
+    settings, store = fault_site(tmp_path, database_url, "im")
     outages: list[Outage] = []
 
     def strike(done: int, total: int) -> None:
         if not outages:
-            outages.append(fault(settings))
+            outages.append(outage(settings))
 
     count = 5000
     rows = write(tmp_path, "email\n" + "".join(f"w{i}@example.com\n" for i in range(count)))

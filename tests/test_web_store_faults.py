@@ -14,7 +14,6 @@ the app's URL names a port nobody listens on.
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,17 +21,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from conftest import write_config
-from dispatch import config
-from dispatch.config import Settings
-from dispatch.lists import sync_lists
-from dispatch.store import migrate
 from dispatch.store.database import Database
 from dispatch.store.models import Subscriber
 from dispatch.web import create_app
 from support.api import bearer, token
 from support.live_server import free_port
-from test_campaigns_store_faults import Outage, _hold_the_lock, _kill_connections
+from support.store_faults import Outage, fault_site, outage
 from test_web_subscribe import mails
 
 LIST = "morning-briefing"
@@ -43,20 +37,6 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISPATCH_SECRET_KEY", "web-store-faults-secret")
 
 
-def site(tmp_path: Path, database_url: str) -> tuple[Settings, Database]:
-    url = database_url
-    if url.startswith("postgresql"):  # a name of its own, to find its connections
-        url = make_url(url).update_query_dict({"application_name": f"ws-{uuid.uuid4().hex[:12]}"})
-        url = url.render_as_string(hide_password=False)
-    short = {r"^busy_timeout_ms = .*$": "busy_timeout_ms = 300"}
-    settings = config.load(write_config(tmp_path, url, short))
-    db = Database(settings.database)
-    migrate.upgrade(db.engine)
-    with db.session() as session:
-        sync_lists(session, settings)
-    return settings, db
-
-
 def stored(db: Database) -> list[str]:
     with db.session() as session:
         return list(session.scalars(select(Subscriber.email)))
@@ -65,15 +45,14 @@ def stored(db: Database) -> list[str]:
 def test_a_sign_up_met_by_a_store_fault_is_stored_once_the_store_is_back(
     tmp_path: Path, database_url: str
 ) -> None:
-    settings, db = site(tmp_path, database_url)
-    fault = _hold_the_lock if db.engine.dialect.name == "sqlite" else _kill_connections
+    settings, db = fault_site(tmp_path, database_url, "ws")
     try:
         with TestClient(create_app(settings, db), follow_redirects=False) as client:
             client.get("/subscribe")  # the app's own connections are open
-            outage: Outage = fault(settings)
+            down: Outage = outage(settings)
             answer = client.post("/subscribe", data={"email": "ann@example.com", "list": LIST})
             assert answer.status_code == 200  # the same answer as ever, before the work
-            outage.span()
+            down.span()
         assert stored(db) == ["ann@example.com"]
         assert [str(m["To"]) for m in mails(settings)] == ["ann@example.com"]
     finally:
@@ -83,7 +62,7 @@ def test_a_sign_up_met_by_a_store_fault_is_stored_once_the_store_is_back(
 def test_a_call_that_needs_the_store_answers_503_and_changes_nothing(
     tmp_path: Path, database_url: str
 ) -> None:
-    settings, db = site(tmp_path, database_url)
+    settings, db = fault_site(tmp_path, database_url, "ws")
     api_token = token(db, "tests", "admin")
     holder = None
     if db.engine.dialect.name == "postgresql":  # the same store behind a dead port

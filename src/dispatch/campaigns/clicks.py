@@ -58,15 +58,6 @@ def count_click(
         _first_click(session, link.id, current_id(session, claim.subscriber_id), now)
 
 
-def follow(session: Session, settings: Settings, claim: ClickClaim, now: datetime) -> str | None:
-    """Count the click; the URL to redirect to, or None when the token names no link."""
-    link = find_link(session, claim)
-    if link is None:
-        return None
-    count_click(session, settings, claim, link, now)
-    return link.url
-
-
 def _per_person(settings: Settings, list_slug: str) -> bool:
     item = next((x for x in settings.lists if x.slug == list_slug), None)
     return item is not None and item.click_tracking_per_person

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, union_all
+from sqlalchemy import select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from dispatch.store.models import MailingList, Subscription, SubscriptionStamp
+from dispatch.store.types import UTCDateTime
 
 By = Literal["day", "week"]
 MAX_PERIODS = 366
@@ -78,18 +79,9 @@ def _counted(
         SubscriptionStamp.kind == kind, SubscriptionStamp.at >= since
     )
     both = union_all(current, kept).subquery()
-    query = select(both.c.at)
+    query = select(type_coerce(both.c.at, UTCDateTime))  # SQLite's union loses the type
     if list_slug is not None:
         query = query.join(MailingList, MailingList.id == both.c.list_id).where(
             MailingList.slug == list_slug
         )
-    return Counter(
-        period_start(_aware(when).astimezone(tz).date(), by) for when in session.scalars(query)
-    )
-
-
-def _aware(when: datetime | str) -> datetime:
-    """A time read back through a UNION (SQLite hands back the stored text, naive UTC)."""
-    if isinstance(when, str):
-        when = datetime.fromisoformat(when)
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return Counter(period_start(when.astimezone(tz).date(), by) for when in session.scalars(query))

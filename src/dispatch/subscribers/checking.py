@@ -24,11 +24,11 @@ CHUNK = 2000  # records whose addresses are checked together
 Checked = tuple[str, str]  # (normalised address, "") or ("", why it is not one)
 
 
-def checked(records: Iterable[Record], header: Header) -> Iterator[Incoming | Reject]:
-    """Every record, checked, in file order."""
+def checked(records: Iterable[Record], header: Header) -> Iterator[list[Incoming | Reject]]:
+    """Every record, checked, in file order: `CHUNK` records' rows at a time."""
     records = iter(records)
     for chunk in iter(lambda: list(islice(records, CHUNK)), []):
-        yield from _combine(chunk, check_addresses(_addresses(chunk, header)), header)
+        yield list(_combine(chunk, check_addresses(_addresses(chunk, header)), header))
 
 
 def check_addresses(raw: list[str]) -> list[Checked]:

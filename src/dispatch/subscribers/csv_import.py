@@ -99,15 +99,15 @@ def import_subscribers(
         summary.unknown_columns, summary.dropped_columns = header.unknown, header.dropped
         rejects.columns = header.names
         batch: list[Incoming] = []
-        read = [0]  # bytes of the file read for the rows seen so far
+        done = 0  # bytes of the file read for the rows seen so far
 
-        def commit() -> None:
+        def commit(done: int) -> None:
             _commit(connection, list_id, batch, confirmed, now, summary)
             batch.clear()
             if on_progress is not None:
-                on_progress(read[0], size)
+                on_progress(done, size)
 
-        for chunk, read[0] in rows.chunks:
+        for chunk, done in rows.chunks:
             for item in chunk:
                 summary.rows += 1
                 if isinstance(item, Reject):
@@ -118,8 +118,8 @@ def import_subscribers(
                     continue
                 batch.append(item)
                 if len(batch) >= batch_size:
-                    commit()
-        commit()
+                    commit(done)
+        commit(done)
     summary.rejects_path = rejects.path if rejects.used else None
     return summary
 

@@ -3,10 +3,11 @@
 Reading, decoding and checking a row (address, names, dates, tags, caps) costs about as
 much as writing it to the store. So for a big file (`READ_AHEAD_BYTES` and up) it is
 done in a reader process of its own, ahead of the process that writes, and the two run
-on two cores at once. The reader sends chunks of `CHUNK` rows (`Incoming` tuples and
-`Reject`s) through a pipe and waits while the writer is `AHEAD` chunks behind, so memory
-stays bounded whatever the file's size, and the writer gets exactly what the in-process path
-gives: the same rows in file order, each chunk with how far into the file it ends.
+on two cores at once. The reader sends chunks of rows (`Incoming` tuples and
+`Reject`s, `checking.CHUNK` at a time) through a pipe and waits while the writer is
+`AHEAD` chunks behind, so memory stays bounded whatever the file's size, and the writer
+gets exactly what the in-process path gives: the same rows in file order, each chunk
+with how far into the file it ends.
 
 The reader is started with "spawn" (a fresh interpreter), never "fork": an admin upload
 runs in a thread of the web process, and forking a threaded process can deadlock. A
@@ -22,10 +23,9 @@ import multiprocessing
 import queue
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -39,7 +39,6 @@ from dispatch.subscribers.import_services import SERVICES, detect, service_heade
 from dispatch.subscribers.merge import Incoming
 from dispatch.subscribers.rejects import Reject
 
-CHUNK = 2000  # rows per chunk (and per message from a reader process)
 READ_AHEAD_BYTES = 16 * 1024 * 1024  # smaller files: starting a process costs ~0.5 s
 AHEAD = 3  # chunks a reader process may hold ready beyond the one in the pipe
 POLL_SECONDS = 1.0  # how often a waiting writer checks that the reader is alive
@@ -102,15 +101,10 @@ def _read_here(
     header = header_for(next(records, None), path, source, status)
 
     def chunks() -> Iterator[Chunk]:
-        for chunk in _chunked(checked(records, header)):
+        for chunk in checked(records, header):
             yield chunk, stream.tell()
 
     return FileRows(header, chunks())
-
-
-def _chunked(rows: Iterable[Row]) -> Iterator[list[Row]]:
-    rows = iter(rows)
-    return iter(lambda: list(islice(rows, CHUNK)), [])
 
 
 def _reader(path: str, form: CsvFormat, source: str, status: str | None, out: Connection) -> None:

@@ -417,27 +417,27 @@ def _status(session: Session, subscriber_id: int, list_id: int) -> SubscriptionS
 def _set_status(
     session: Session,
     subscriber_id: int,
-    list_ids: Sequence[int] | None,
+    list_ids: Sequence[int],
     status: SubscriptionStatus,
     now: datetime,
     *,
     only_from: SubscriptionStatus | None = None,
 ) -> int:
-    """One conditional UPDATE (rows already in `status` are untouched); rows changed."""
-    if list_ids is not None and not list_ids:
+    """One conditional UPDATE to PENDING or CONFIRMED (rows already in `status` are
+    untouched); rows changed. Leaving a list is `_leave`, which records the unsubscribe."""
+    if not list_ids:
         return 0
-    where = [Subscription.subscriber_id == subscriber_id, Subscription.status != status]
-    if list_ids is not None:
-        where.append(Subscription.list_id.in_(list_ids))
+    where = [
+        Subscription.subscriber_id == subscriber_id,
+        Subscription.status != status,
+        Subscription.list_id.in_(list_ids),
+    ]
     if only_from is not None:
         where.append(Subscription.status == only_from)
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if status is CONFIRMED:  # by the person themselves: no longer "confirmed by an import"
         keep_stamps(session, "subscribed", *where)
         values["confirmed_at"], values["confirmed_via"] = now, None
-    elif status is UNSUBSCRIBED:
-        keep_stamps(session, "unsubscribed", *where)
-        values["unsubscribed_at"] = now
     result = session.execute(
         update(Subscription)
         .where(*where)

@@ -109,11 +109,9 @@ def apply_tags(session: Store, tags: Mapping[int, Iterable[str]], *, replace: bo
 def tag_new_people(connection: Connection, tags: Mapping[int, Iterable[str]]) -> int:
     """Tags (normalised) for people created in this transaction, who carry none yet: one
     executemany straight through the driver, no look-up. Returns how many rows."""
-    wanted = {person: sorted(set(items)) for person, items in tags.items()}
-    for person, items in wanted.items():
-        if len(items) > TAGS_MAX:
-            raise TagError(f"subscriber {person} would carry {len(items)} tags; at most {TAGS_MAX}")
-    rows = [(person, tag) for person, items in wanted.items() for tag in items]
+    wanted = {person: set(items) for person, items in tags.items()}
+    _check_room(list(wanted), {}, wanted, replace=True)
+    rows = [(person, tag) for person, items in wanted.items() for tag in sorted(items)]
     DriverStatement(connection, SubscriberTag.__table__, ["subscriber_id", "tag"]).run(rows)
     return len(rows)
 

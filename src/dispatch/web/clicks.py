@@ -26,6 +26,7 @@ from dispatch.errors import TokenError
 from dispatch.logs import event
 from dispatch.metrics import Metrics
 from dispatch.store.database import Database
+from dispatch.store.patience import short
 from dispatch.tokens import ClickClaim, Tokens
 from dispatch.web.store import in_store
 
@@ -45,7 +46,7 @@ async def click(request: Request, token: str, background: BackgroundTasks) -> Re
     try:
         link = await in_store(request, find_link, claim)
     except DBAPIError as exc:
-        event(log, "click.store_unavailable", logging.WARNING, error=_short(exc))
+        event(log, "click.store_unavailable", logging.WARNING, error=short(exc))
         response = _page(request, "unavailable", 503)
         response.headers["Retry-After"] = str(RETRY_SECONDS)
         return response
@@ -72,11 +73,7 @@ def _count(
             count_click(session, settings, claim, link, now)
     except DBAPIError as exc:
         metrics.clicks_not_counted.inc()
-        event(log, "click.not_counted", logging.WARNING, link=link.id, error=_short(exc))
-
-
-def _short(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        event(log, "click.not_counted", logging.WARNING, link=link.id, error=short(exc))
 
 
 def _page(request: Request, name: str, status: int) -> HTMLResponse:
