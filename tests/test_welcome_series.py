@@ -530,3 +530,38 @@ def test_the_admin_shows_the_steps_who_got_them_and_each_steps_results(
     assert shown.status_code == 200 and "welcome to" in shown.text.lower()
     assert 'data-result="recipients">2<' in shown.text and 'data-result="sent">2<' in shown.text
     assert 'data-result="clicks">not tracked<' in shown.text
+
+
+def test_the_one_welcome_for_several_lists_is_recorded_once(
+    db: Database, settings: Settings
+) -> None:
+    """A confirmation link opened twice at once: both requests try to record the one
+    built-in welcome for both lists; only the first gets them (and sends), the second
+    gets none and sends nothing. Taking it back frees only what that call recorded."""
+    from dispatch.campaigns.welcome import cover_built_in_welcome, uncover_built_in_welcome
+
+    person = confirmed(db, "two@example.com", T0)
+    confirmed_too = T0 + timedelta(seconds=1)
+    with db.session() as session:
+        weekly = session.scalar(select(MailingList.id).where(MailingList.slug == "weekly-review"))
+        session.add(
+            Subscription(
+                subscriber_id=person,
+                list_id=weekly,
+                status=SubscriptionStatus.CONFIRMED,
+                created_at=confirmed_too,
+                updated_at=confirmed_too,
+                confirmed_at=confirmed_too,
+            )
+        )
+    plain = [LIST, "weekly-review"]
+    no_series = settings.model_copy(
+        update={"lists": tuple(item.model_copy(update={"welcome": ()}) for item in settings.lists)}
+    )
+    first = cover_built_in_welcome(db, no_series, plain, person, T0)
+    second = cover_built_in_welcome(db, no_series, plain, person, T0 + timedelta(seconds=2))
+    assert len(first) == 2 and second == []
+    uncover_built_in_welcome(db, first, person, T0 + timedelta(seconds=2))  # not its own
+    assert given(db) == Counter({("two@example.com", "welcome"): 2})
+    uncover_built_in_welcome(db, first, person, T0)
+    assert given(db) == Counter()

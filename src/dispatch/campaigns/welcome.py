@@ -261,7 +261,7 @@ def cover_built_in_welcome(
     with db.session() as session:
         module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         for list_id in session.scalars(select(MailingList.id).where(MailingList.slug.in_(plain))):
-            done = session.execute(
+            done = session.scalar(  # RETURNING: psycopg reports no rowcount for it
                 module.insert(WelcomeSend)
                 .values(
                     list_id=list_id,
@@ -271,8 +271,9 @@ def cover_built_in_welcome(
                     created_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["list_id", "subscriber_id", "step_key"])
+                .returning(WelcomeSend.list_id)
             )
-            if done.rowcount:  # type: ignore[attr-defined]
+            if done is not None:
                 recorded.append(list_id)
     return recorded
 
